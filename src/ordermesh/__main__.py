@@ -1,0 +1,3 @@
+from ordermesh.cli.main import app
+
+app(prog_name="ordermesh")

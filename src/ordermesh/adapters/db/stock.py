@@ -1,0 +1,294 @@
+"""Stock balances and the ledger. The guarded UPDATEs here are what make overselling impossible:
+each movement changes a balance only where the guard still holds, checked by the database in the
+same statement, so no read-then-write race exists on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ordermesh.adapters.db import tables as t
+from ordermesh.domain.inventory import Balance, Delta, Guard
+
+BAL = t.StockBalance.__table__
+MOV = t.StockMovement.__table__
+SKUS = t.Sku.__table__
+LOCS = t.Location.__table__
+
+
+def _guarded_update(guard: Guard) -> Any:
+    on_hand = BAL.c.on_hand + bindparam("d_on_hand")
+    reserved = BAL.c.reserved + bindparam("d_reserved")
+    quarantined = BAL.c.quarantined + bindparam("d_quarantined")
+    conditions = [
+        BAL.c.tenant_id == bindparam("b_tenant"),
+        BAL.c.sku_id == bindparam("b_sku"),
+        BAL.c.location_id == bindparam("b_location"),
+        on_hand >= 0,
+        reserved >= 0,
+        quarantined >= 0,
+    ]
+    if guard is Guard.COVERS_RESERVED:
+        conditions.append(on_hand >= reserved)
+    elif guard is Guard.AVAILABLE:
+        conditions.append(on_hand - reserved - BAL.c.safety_stock >= 0)
+    return (
+        update(BAL)
+        .where(and_(*conditions))
+        .values(on_hand=on_hand, reserved=reserved, quarantined=quarantined, updated_at=bindparam("b_now"))
+        .returning(BAL.c.on_hand, BAL.c.reserved, BAL.c.quarantined, BAL.c.safety_stock, BAL.c.low_stock_threshold)
+    )
+
+
+# Built once: SQLAlchemy caches their compiled form, which matters on the reservation hot path.
+_GUARDED = {g: _guarded_update(g) for g in Guard}
+
+
+@dataclass(frozen=True)
+class BalanceAfter:
+    balance: Balance
+    low_stock_threshold: int | None
+
+
+@dataclass(frozen=True)
+class LocationStock:
+    location: str
+    location_id: int
+    balance: Balance
+    low_stock_threshold: int | None
+
+
+@dataclass(frozen=True)
+class LedgerDifference:
+    sku: str
+    location: str
+    sku_id: int
+    location_id: int
+    balance: tuple[int, int, int]  # on_hand, reserved, quarantined as stored
+    ledger: tuple[int, int, int]  # the same, as the ledger sums them
+
+
+class StockRepository:
+    def __init__(self, conn: Connection, tenant_id: int):
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.dialect = conn.dialect.name
+
+    def ensure_rows(self, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
+        """Create zero balances for (sku_id, location_id) pairs that have none yet."""
+        if not pairs:
+            return
+        ins = pg_insert(BAL) if self.dialect == "postgresql" else sqlite_insert(BAL)
+        self.conn.execute(
+            ins.on_conflict_do_nothing(index_elements=["tenant_id", "sku_id", "location_id"]),
+            [
+                {
+                    "tenant_id": self.tenant_id,
+                    "sku_id": s,
+                    "location_id": loc,
+                    "on_hand": 0,
+                    "reserved": 0,
+                    "quarantined": 0,
+                    "safety_stock": 0,
+                    "updated_at": now,
+                }
+                for s, loc in sorted(set(pairs))
+            ],
+        )
+
+    def apply_guarded(
+        self, sku_id: int, location_id: int, delta: Delta, guard: Guard, now: datetime
+    ) -> BalanceAfter | None:
+        """Apply a delta where the guard holds; None when it does not (or there is no balance row)."""
+        row = self.conn.execute(
+            _GUARDED[guard],
+            {
+                "b_tenant": self.tenant_id,
+                "b_sku": sku_id,
+                "b_location": location_id,
+                "d_on_hand": delta.on_hand,
+                "d_reserved": delta.reserved,
+                "d_quarantined": delta.quarantined,
+                "b_now": now,
+            },
+        ).first()
+        if row is None:
+            return None
+        return BalanceAfter(Balance(row[0], row[1], row[2], row[3]), row[4])
+
+    def read(self, sku_id: int, location_id: int, *, for_update: bool = False) -> tuple[Balance, int | None] | None:
+        """One balance. ``for_update`` locks the row on PostgreSQL (SQLite's write transaction is
+        already exclusive: BEGIN IMMEDIATE)."""
+        stmt = select(
+            BAL.c.on_hand, BAL.c.reserved, BAL.c.quarantined, BAL.c.safety_stock, BAL.c.low_stock_threshold
+        ).where(BAL.c.tenant_id == self.tenant_id, BAL.c.sku_id == sku_id, BAL.c.location_id == location_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        if row is None:
+            return None
+        return Balance(row[0], row[1], row[2], row[3]), row[4]
+
+    def add_movements(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(MOV), [{"tenant_id": self.tenant_id, **r} for r in rows])
+
+    def set_policy(
+        self,
+        sku_id: int,
+        location_id: int,
+        *,
+        safety_stock: int | None,
+        low_stock_threshold: int | None,
+        clear_threshold: bool,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now}
+        if safety_stock is not None:
+            values["safety_stock"] = safety_stock
+        if low_stock_threshold is not None or clear_threshold:
+            values["low_stock_threshold"] = low_stock_threshold
+        self.conn.execute(
+            update(BAL)
+            .where(BAL.c.tenant_id == self.tenant_id, BAL.c.sku_id == sku_id, BAL.c.location_id == location_id)
+            .values(**values)
+        )
+
+    def by_location(self, sku_ids: Sequence[int]) -> dict[int, list[LocationStock]]:
+        """sku id -> its balance at every location that has one, best location first."""
+        if not sku_ids:
+            return {}
+        rows = self.conn.execute(
+            select(
+                BAL.c.sku_id,
+                LOCS.c.code,
+                LOCS.c.id,
+                BAL.c.on_hand,
+                BAL.c.reserved,
+                BAL.c.quarantined,
+                BAL.c.safety_stock,
+                BAL.c.low_stock_threshold,
+            )
+            .join(LOCS, LOCS.c.id == BAL.c.location_id)
+            .where(BAL.c.tenant_id == self.tenant_id, BAL.c.sku_id.in_(list(sku_ids)))
+            .order_by(LOCS.c.priority, LOCS.c.code)
+        )
+        out: dict[int, list[LocationStock]] = {}
+        for r in rows:
+            out.setdefault(r.sku_id, []).append(
+                LocationStock(
+                    r.code, r.id, Balance(r.on_hand, r.reserved, r.quarantined, r.safety_stock), r.low_stock_threshold
+                )
+            )
+        return out
+
+    def ledger(
+        self, sku_id: int, location_id: int | None, before_id: int | None, limit: int, locations: Sequence[int] | None
+    ) -> list[Any]:
+        stmt = (
+            select(MOV, LOCS.c.code.label("location_code"))
+            .join(LOCS, LOCS.c.id == MOV.c.location_id)
+            .where(MOV.c.tenant_id == self.tenant_id, MOV.c.sku_id == sku_id)
+        )
+        if location_id is not None:
+            stmt = stmt.where(MOV.c.location_id == location_id)
+        if locations is not None:
+            stmt = stmt.where(MOV.c.location_id.in_(list(locations)))
+        if before_id is not None:
+            stmt = stmt.where(MOV.c.id < before_id)
+        return list(self.conn.execute(stmt.order_by(MOV.c.id.desc()).limit(limit)))
+
+    def movements_for_reference(self, reference: str) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(MOV).where(MOV.c.tenant_id == self.tenant_id, MOV.c.reference == reference).order_by(MOV.c.id)
+            )
+        )
+
+    def lock_all_balances(self) -> None:
+        """Stop every movement while balances are rewritten from the ledger (PostgreSQL; SQLite's
+        write transaction already excludes other writers)."""
+        if self.dialect == "postgresql":
+            self.conn.execute(text("LOCK TABLE stock_balances IN SHARE ROW EXCLUSIVE MODE"))
+
+    def differences(self) -> list[LedgerDifference]:
+        """Every (SKU, location) whose stored balance differs from what its ledger sums to."""
+        ledger = (
+            select(
+                MOV.c.sku_id,
+                MOV.c.location_id,
+                func.sum(MOV.c.d_on_hand).label("on_hand"),
+                func.sum(MOV.c.d_reserved).label("reserved"),
+                func.sum(MOV.c.d_quarantined).label("quarantined"),
+            )
+            .where(MOV.c.tenant_id == self.tenant_id)
+            .group_by(MOV.c.sku_id, MOV.c.location_id)
+            .subquery("l")
+        )
+        bal = select(BAL).where(BAL.c.tenant_id == self.tenant_id).subquery("b")
+        zero = literal(0)
+        pairs = [
+            (func.coalesce(bal.c.on_hand, zero), func.coalesce(ledger.c.on_hand, zero)),
+            (func.coalesce(bal.c.reserved, zero), func.coalesce(ledger.c.reserved, zero)),
+            (func.coalesce(bal.c.quarantined, zero), func.coalesce(ledger.c.quarantined, zero)),
+        ]
+        joined = bal.join(
+            ledger, and_(bal.c.sku_id == ledger.c.sku_id, bal.c.location_id == ledger.c.location_id), full=True
+        )
+        from sqlalchemy import or_
+
+        stmt = (
+            select(
+                func.coalesce(bal.c.sku_id, ledger.c.sku_id).label("sku_id"),
+                func.coalesce(bal.c.location_id, ledger.c.location_id).label("location_id"),
+                *[p[0] for p in pairs],
+                *[p[1] for p in pairs],
+            )
+            .select_from(joined)
+            .where(or_(*[a != b for a, b in pairs]))
+        )
+        rows = self.conn.execute(stmt).all()
+        if not rows:
+            return []
+        sku_codes = dict(
+            self.conn.execute(select(SKUS.c.id, SKUS.c.code).where(SKUS.c.id.in_([r[0] for r in rows]))).all()
+        )
+        loc_codes = dict(
+            self.conn.execute(select(LOCS.c.id, LOCS.c.code).where(LOCS.c.id.in_([r[1] for r in rows]))).all()
+        )
+        return [
+            LedgerDifference(
+                sku_codes.get(r[0], f"#{r[0]}"),
+                loc_codes.get(r[1], f"#{r[1]}"),
+                r[0],
+                r[1],
+                (int(r[2]), int(r[3]), int(r[4])),
+                (int(r[5]), int(r[6]), int(r[7])),
+            )
+            for r in sorted(rows, key=lambda r: (r[0], r[1]))
+        ]
+
+    def overwrite(self, diff: LedgerDifference, now: datetime) -> None:
+        """Set one balance to what its ledger says (used only by the repair command)."""
+        self.ensure_rows([(diff.sku_id, diff.location_id)], now)
+        on_hand, reserved, quarantined = diff.ledger
+        self.conn.execute(
+            update(BAL)
+            .where(
+                BAL.c.tenant_id == self.tenant_id, BAL.c.sku_id == diff.sku_id, BAL.c.location_id == diff.location_id
+            )
+            .values(on_hand=on_hand, reserved=reserved, quarantined=quarantined, updated_at=now)
+        )
+
+    def count_movements(self) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(MOV).where(MOV.c.tenant_id == self.tenant_id)
+            ).scalar_one()
+        )

@@ -1,0 +1,178 @@
+"""The unit of work: one transaction, repositories scoped to one tenant, events and audit rows
+written in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Self
+
+from sqlalchemy import Connection, insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordermesh.adapters.clock import Clock, SystemClock
+from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import SQLITE_BEGIN
+from ordermesh.adapters.db.outbox import OutboxRepository
+from ordermesh.adapters.db.repositories import (
+    AlertRepository,
+    ApiKeyRepository,
+    AuditRepository,
+    LocationRepository,
+    SkuRepository,
+    TenantRepository,
+    UserRepository,
+)
+from ordermesh.adapters.db.stock import StockRepository
+from ordermesh.domain.access import SYSTEM, Actor
+from ordermesh.domain.events import Event
+
+_AUDIT = t.AuditEntry.__table__
+_OUTBOX = t.OutboxEvent.__table__
+
+
+class UnitOfWork:
+    """``with uow_factory(tenant_id=..., actor=...) as uow: ...; uow.commit()``.
+
+    Leaving the block without commit rolls everything back, events and audit rows included.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        tenant_id: int | None,
+        actor: Actor = SYSTEM,
+        clock: Clock | None = None,
+        request_id: str | None = None,
+        write: bool = True,
+    ):
+        self._session_factory = session_factory
+        self.tenant_id = tenant_id
+        self.actor = actor
+        self.clock = clock or SystemClock()
+        self.request_id = request_id
+        self.write = write
+        self._events: list[tuple[int | None, Event]] = []
+        self._audit: list[dict[str, Any]] = []
+        self._now: datetime | None = None
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.conn: Connection = self.session.connection(
+            execution_options={SQLITE_BEGIN: "IMMEDIATE" if self.write else "DEFERRED"}
+        )
+        self.dialect = self.conn.dialect.name
+        self.tenants = TenantRepository(self.conn)
+        self.users = UserRepository(self.conn)
+        self.api_keys = ApiKeyRepository(self.conn)
+        self.outbox = OutboxRepository(self.conn)
+        if self.tenant_id is not None:
+            self._bind_tenant(self.tenant_id)
+        return self
+
+    def _bind_tenant(self, tenant_id: int) -> None:
+        self.skus = SkuRepository(self.conn, tenant_id)
+        self.locations = LocationRepository(self.conn, tenant_id)
+        self.stock = StockRepository(self.conn, tenant_id)
+        self.audit_log = AuditRepository(self.conn, tenant_id)
+        self.alerts = AlertRepository(self.conn, tenant_id)
+
+    def use_tenant(self, tenant_id: int) -> None:
+        """Scope this unit of work to a tenant created or found inside it (platform commands)."""
+        self.tenant_id = tenant_id
+        self._bind_tenant(tenant_id)
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    @property
+    def now(self) -> datetime:
+        """One timestamp for everything this unit of work writes."""
+        if self._now is None:
+            self._now = self.clock.now()
+        return self._now
+
+    def emit(self, event: Event, *, tenant_id: int | None = None) -> None:
+        self._events.append((tenant_id if tenant_id is not None else self.tenant_id, event))
+
+    def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_key: str,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        tenant_id: int | None = None,
+    ) -> None:
+        self._audit.append(
+            {
+                "tenant_id": tenant_id if tenant_id is not None else self.tenant_id,
+                "at": self.now,
+                "actor": self.actor.ref[:120],
+                "actor_label": self.actor.label[:200],
+                "action": action,
+                "entity_type": entity_type,
+                "entity_key": entity_key[:200],
+                "before": _jsonable(before),
+                "after": _jsonable(after),
+                "request_id": self.request_id,
+            }
+        )
+
+    def commit(self) -> None:
+        if self._audit:
+            self.conn.execute(insert(_AUDIT), self._audit)
+        if self._events:
+            now = self.now
+            self.conn.execute(
+                insert(_OUTBOX),
+                [
+                    {
+                        "tenant_id": tid,
+                        "topic": ev.topic,
+                        "payload": ev.payload,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "available_at": now,
+                    }
+                    for tid, ev in self._events
+                ],
+            )
+        self.session.commit()
+        self._audit.clear()
+        self._events.clear()
+        self._now = None
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._audit.clear()
+        self._events.clear()
+
+
+def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=str))
+
+
+UowFactory = Callable[..., UnitOfWork]
+
+
+def make_uow_factory(session_factory: sessionmaker[Session], clock: Clock | None = None) -> UowFactory:
+    def factory(
+        *,
+        tenant_id: int | None,
+        actor: Actor = SYSTEM,
+        request_id: str | None = None,
+        write: bool = True,
+    ) -> UnitOfWork:
+        return UnitOfWork(
+            session_factory, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write
+        )
+
+    return factory

@@ -1,0 +1,85 @@
+"""The FastAPI application: API routers, dashboard pages, error handling, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from ordermesh import __version__
+from ordermesh.adapters.db import migrate
+from ordermesh.api import problems
+from ordermesh.api.middleware import RequestMiddleware
+from ordermesh.api.routers import health, inventory, locations, platform, skus
+from ordermesh.bootstrap import Container, bootstrap
+from ordermesh.config import Settings
+from ordermesh.domain.errors import SchemaBehind
+from ordermesh.worker.main import start_in_thread
+
+log = logging.getLogger("ordermesh")
+
+
+def ensure_schema_current(container: Container) -> None:
+    """Refuse to serve a database whose migrations are behind the code."""
+    if migrate.pending(container.engine):
+        current = migrate.current_revision(container.engine) or "empty"
+        raise SchemaBehind(
+            f"the database ({current}) is behind this version of ordermesh "
+            f"({migrate.head_revision()}): run 'ordermesh db upgrade' first"
+        )
+
+
+def create_app(
+    settings: Settings | None = None, *, container: Container | None = None, run_worker: bool = False
+) -> FastAPI:
+    settings = settings or (container.settings if container else Settings())
+    owns_container = container is None
+    c = container or bootstrap(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ensure_schema_current(c)
+        worker = start_in_thread(c) if run_worker else None
+        try:
+            yield
+        finally:
+            if worker:
+                worker[1].set()
+                worker[0].join(timeout=10)
+            if owns_container:
+                c.close()
+
+    app = FastAPI(
+        title="ordermesh",
+        version=__version__,
+        description="Order management for multi-channel sellers and 3PLs. Authenticate with "
+        "`Authorization: Bearer <API key>` (create one with `ordermesh keys create`). Errors are "
+        "RFC 9457 problem+json.",
+        lifespan=lifespan,
+    )
+    app.state.container = c
+    problems.install(app)
+    for router in (skus.router, locations.router, inventory.router, platform.router, health.router):
+        app.include_router(router)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        upload_paths=("/api/v1/skus/import",),
+    )
+
+    @app.get("/problems/{code}", include_in_schema=False, response_class=HTMLResponse)
+    def problem_type(code: str) -> str:
+        return problems.describe(code)
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory ordermesh.api.app:app_factory` and multi-process serving."""
+    import os
+
+    return create_app(run_worker=os.environ.get("ORDERMESH_RUN_WORKER", "") == "1")

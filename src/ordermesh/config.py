@@ -1,0 +1,35 @@
+"""Configuration from ORDERMESH_* environment variables (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERMESH_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///var/ordermesh.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql://user@host:5432/db",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Signs dashboard session cookies. If unset, one is generated and kept in var/secret_key.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_size: int = Field(10, description="PostgreSQL connections per process")
+    sqlite_busy_timeout_ms: int = 30_000
+    max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest request body the API accepts")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest CSV upload the API accepts")
+    worker_poll_seconds: float = 1.0
+    worker_batch_size: int = 100
+    worker_max_attempts: int = 10
+    worker_lease_seconds: int = 60
+    log_level: str = "info"
+    session_cookie_secure: bool = Field(False, description="Set true when served over HTTPS")
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,80 @@
+"""Roles and what each may do. One table, used by the API, the dashboard and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPS = "ops"
+    WAREHOUSE = "warehouse"
+    FINANCE = "finance"
+    SUPPORT = "support"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    LOCATIONS_READ = "locations:read"
+    LOCATIONS_WRITE = "locations:write"
+    INVENTORY_READ = "inventory:read"
+    INVENTORY_WRITE = "inventory:write"
+    INVENTORY_RESERVE = "inventory:reserve"
+    AUDIT_READ = "audit:read"
+    USERS_MANAGE = "users:manage"
+
+
+_READ = {Permission.CATALOG_READ, Permission.LOCATIONS_READ, Permission.INVENTORY_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPS: frozenset(
+        _READ
+        | {
+            Permission.CATALOG_WRITE,
+            Permission.LOCATIONS_WRITE,
+            Permission.INVENTORY_WRITE,
+            Permission.INVENTORY_RESERVE,
+            Permission.AUDIT_READ,
+        }
+    ),
+    Role.WAREHOUSE: frozenset(_READ | {Permission.INVENTORY_WRITE}),
+    Role.FINANCE: frozenset(_READ | {Permission.AUDIT_READ}),
+    Role.SUPPORT: frozenset(_READ),
+    Role.VIEWER: frozenset(_READ),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, an API key, the CLI or the system itself.
+
+    ``locations``/``channels`` narrow what the actor sees; None means every one of the tenant's.
+    """
+
+    kind: str  # user | api_key | cli | system
+    id: str
+    label: str
+    role: Role = Role.ADMIN
+    locations: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+    def sees_location(self, code: str) -> bool:
+        return self.locations is None or code in self.locations
+
+    def visible_locations(self, codes: Iterable[str]) -> list[str]:
+        return [c for c in codes if self.sees_location(c)]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor("system", "system", "ordermesh", Role.ADMIN)
