@@ -1,11 +1,10 @@
-"""Composition root: builds the engine, session factory and unit-of-work factory from Settings."""
+"""Composition root: builds the engine and the unit-of-work factory from Settings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db.engine import make_engine
@@ -17,7 +16,6 @@ from ordermesh.config import Settings
 class Container:
     settings: Settings
     engine: Engine
-    session_factory: sessionmaker[Session]
     uow: UowFactory
     clock: Clock
 
@@ -29,6 +27,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     engine = make_engine(
         settings.database_url, pool_size=settings.pool_size, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
-    session_factory = sessionmaker(bind=engine, expire_on_commit=False)
     clock = clock or SystemClock()
-    return Container(settings, engine, session_factory, make_uow_factory(session_factory, clock), clock)
+    return Container(settings, engine, make_uow_factory(engine, clock), clock)

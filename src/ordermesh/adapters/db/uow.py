@@ -8,8 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, insert
 
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db import tables as t
@@ -40,7 +39,7 @@ class UnitOfWork:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        engine: Engine,
         *,
         tenant_id: int | None,
         actor: Actor = SYSTEM,
@@ -48,7 +47,7 @@ class UnitOfWork:
         request_id: str | None = None,
         write: bool = True,
     ):
-        self._session_factory = session_factory
+        self._engine = engine
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock or SystemClock()
@@ -59,10 +58,12 @@ class UnitOfWork:
         self._now: datetime | None = None
 
     def __enter__(self) -> Self:
-        self.session = self._session_factory()
-        self.conn: Connection = self.session.connection(
-            execution_options={SQLITE_BEGIN: "IMMEDIATE" if self.write else "DEFERRED"}
+        # Core connections, not ORM sessions: every statement here is explicit, and the hot paths
+        # (reservations) cannot afford the session's bookkeeping.
+        self.conn: Connection = self._engine.connect().execution_options(
+            **{SQLITE_BEGIN: "IMMEDIATE" if self.write else "DEFERRED"}
         )
+        self._tx = self.conn.begin()
         self.dialect = self.conn.dialect.name
         self.tenants = TenantRepository(self.conn)
         self.users = UserRepository(self.conn)
@@ -85,8 +86,9 @@ class UnitOfWork:
         self._bind_tenant(tenant_id)
 
     def __exit__(self, *exc: object) -> None:
-        self.session.rollback()
-        self.session.close()
+        if self._tx.is_active:
+            self._tx.rollback()
+        self.conn.close()
 
     @property
     def now(self) -> datetime:
@@ -143,13 +145,14 @@ class UnitOfWork:
                     for tid, ev in self._events
                 ],
             )
-        self.session.commit()
+        self._tx.commit()
         self._audit.clear()
         self._events.clear()
         self._now = None
 
     def rollback(self) -> None:
-        self.session.rollback()
+        if self._tx.is_active:
+            self._tx.rollback()
         self._audit.clear()
         self._events.clear()
 
@@ -163,7 +166,7 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
 UowFactory = Callable[..., UnitOfWork]
 
 
-def make_uow_factory(session_factory: sessionmaker[Session], clock: Clock | None = None) -> UowFactory:
+def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
     def factory(
         *,
         tenant_id: int | None,
@@ -172,7 +175,7 @@ def make_uow_factory(session_factory: sessionmaker[Session], clock: Clock | None
         write: bool = True,
     ) -> UnitOfWork:
         return UnitOfWork(
-            session_factory, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write
+            engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write
         )
 
     return factory
