@@ -71,6 +71,8 @@ def create_app(
         upload_paths=("/api/v1/skus/import",),
     )
 
+    app.openapi = lambda: problems.openapi_with_problems(app)  # type: ignore[method-assign]
+
     @app.get("/problems/{code}", include_in_schema=False, response_class=HTMLResponse)
     def problem_type(code: str) -> str:
         return problems.describe(code)

@@ -79,6 +79,18 @@ def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> tuple[str, str]:
     return dotted, "/" + "/".join(parts)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette reports only the first route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -129,9 +141,14 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = CODES.get(exc.status_code, "error")
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path}"
-        return problem(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            headers = {"Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
+        return problem(request, exc.status_code, code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -163,3 +180,35 @@ def describe(code: str) -> str:
 
     text = DESCRIPTIONS.get(code, "An ordermesh error.")
     return f"<!doctype html><title>{html.escape(code)}</title><h1>{html.escape(code)}</h1><p>{html.escape(text)}</p>"
+
+
+def openapi_with_problems(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, saying what the API really sends for errors: every 4xx/5xx is
+    application/problem+json, and every operation may answer 401 (keys), 413 (body size) and 500."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    from ordermesh.api.schemas.common import ProblemOut
+
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ProblemOut"] = ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    ref = {"$ref": "#/components/schemas/ProblemOut"}
+    for path, ops in spec.get("paths", {}).items():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            if path.startswith("/api/"):
+                responses.setdefault("401", {"description": "Missing or invalid API key"})
+                responses.setdefault("422", {"description": "Invalid input"})
+            if method in ("post", "put", "patch"):
+                responses.setdefault("400", {"description": "Malformed request"})
+                responses.setdefault("413", {"description": "Body too large"})
+            responses.setdefault("500", {"description": "Unexpected error"})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = {PROBLEM: {"schema": ref}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = spec
+    return spec

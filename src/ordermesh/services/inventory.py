@@ -177,7 +177,7 @@ def record_movement(
         mk = MovementKind(kind)
         delta, guard = movement_effect(mk, qty)
         changes = [Change(sku, sku_id, location, locs[location], mk, qty, delta, guard, note, reference)]
-    applied = _apply(uow, changes, create_rows=True)
+    applied = _apply(uow, changes, create_rows=True, action=kind)
     uow.commit()
     return applied
 
@@ -256,7 +256,7 @@ def _plain_sku(uow: UnitOfWork, code: str) -> int:
     return found[0]
 
 
-def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool) -> list[Applied]:
+def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action: str | None = None) -> list[Applied]:
     now = uow.now
     ordered = sorted(changes, key=lambda c: (c.sku_id, c.location_id))
     if create_rows:
@@ -295,7 +295,7 @@ def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool) -> list
     if shortages:
         uow.rollback()
         raise _refusal(changes[0].kind, shortages)
-    _record(uow, applied)
+    _record(uow, applied, action or changes[0].kind.value)
     return applied
 
 
@@ -344,14 +344,14 @@ def _refusal(kind: MovementKind, shortages: list[Shortage]) -> Exception:
     return InsufficientStock(detail, shortages=shortages, field="quantity")
 
 
-def _record(uow: UnitOfWork, applied: list[Applied]) -> None:
+def _record(uow: UnitOfWork, applied: list[Applied], action: str) -> None:
     def snap(b: Balance) -> dict[str, int]:
         return {"on_hand": b.on_hand, "reserved": b.reserved, "quarantined": b.quarantined, "available": b.available}
 
     first = applied[0].change
     key = first.reference or f"{first.sku}@{first.location}"
     uow.audit(
-        f"inventory.{first.kind.value}",
+        f"inventory.{action}",
         "stock",
         key,
         before={f"{a.change.sku}@{a.change.location}": snap(a.before) for a in applied},

@@ -77,7 +77,7 @@ def get_ledger(
     uow: UowDep,
     location: str | None = None,
     cursor: str | None = None,
-    limit: int | None = Query(None, description="1-200, default 50"),
+    limit: int | None = Query(None, ge=1, le=200, description="page size, 1-200"),
 ) -> dict[str, Any]:
     """The SKU's movements, newest first."""
     page = inventory.ledger_page(uow, sku=sku, location=location, cursor=cursor, limit=limit)

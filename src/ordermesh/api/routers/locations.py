@@ -20,7 +20,11 @@ def create_location(body: LocationIn, uow: UowDep) -> dict[str, Any]:
 
 
 @router.get("", response_model=LocationPage)
-def list_locations(uow: UowDep, cursor: str | None = None, limit: int | None = Query(None)) -> dict[str, Any]:
+def list_locations(
+    uow: UowDep,
+    cursor: str | None = None,
+    limit: int | None = Query(None, ge=1, le=200, description="page size, 1-200"),
+) -> dict[str, Any]:
     page = locations.list_locations(uow, cursor=cursor, limit=limit)
     return {"items": [location_out(r) for r in page.items], "next_cursor": page.next_cursor}
 

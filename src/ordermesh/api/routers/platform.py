@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -39,7 +39,7 @@ def me(principal: PrincipalDep) -> dict[str, Any]:
 
 
 class KeyIn(Input):
-    role: str = Field(description="admin, ops, warehouse, finance, support or viewer")
+    role: Literal["admin", "ops", "warehouse", "finance", "support", "viewer"]
     name: str = ""
     locations: list[str] | None = Field(None, description="narrow the key to these locations")
     channels: list[str] | None = None
@@ -85,7 +85,7 @@ def audit(
     entity_type: str | None = None,
     entity_key: str | None = None,
     cursor: str | None = None,
-    limit: int | None = Query(None),
+    limit: int | None = Query(None, ge=1, le=200, description="page size, 1-200"),
 ) -> dict[str, Any]:
     """The audit trail, newest first: who changed what, when, with before and after."""
     page = platform.audit_page(uow, entity_type=entity_type, entity_key=entity_key, cursor=cursor, limit=limit)

@@ -29,7 +29,7 @@ def search_skus(
     uow: UowDep,
     query: str | None = Query(None, description="part of a code or name, or an exact barcode"),
     cursor: str | None = None,
-    limit: int | None = Query(None, description="1-200, default 50"),
+    limit: int | None = Query(None, ge=1, le=200, description="page size, 1-200"),
 ) -> dict[str, Any]:
     page = catalog.search_skus(uow, query=query, cursor=cursor, limit=limit)
     return {"items": [sku_out(r) for r in page.items], "next_cursor": page.next_cursor}

@@ -27,7 +27,7 @@ Quantity = Annotated[StrictInt, Field(description="a whole number of units")]
 class Input(BaseModel):
     """Request bodies refuse unknown fields, so a typo is an error rather than silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class PageOut(BaseModel):

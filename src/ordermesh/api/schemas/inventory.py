@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
@@ -14,7 +14,7 @@ from ordermesh.services.inventory import Applied, SkuStock
 class MovementIn(Input):
     sku: str
     location: str
-    kind: str = Field(description="receipt | adjustment | count | transfer | quarantine | unquarantine | write_off")
+    kind: Literal["receipt", "adjustment", "count", "transfer", "quarantine", "unquarantine", "write_off"]
     quantity: StrictInt = Field(
         description="receipt/transfer/quarantine: units > 0; adjustment: signed non-zero change; count: counted units >= 0"
     )
@@ -26,17 +26,19 @@ class MovementIn(Input):
 class StockLineIn(Input):
     sku: str
     location: str
-    quantity: StrictInt
+    quantity: StrictInt = Field(ge=1)
 
 
 class ReservationIn(Input):
-    reference: str = Field(max_length=120, description="what the stock is promised to, e.g. an order number")
-    lines: list[StockLineIn]
+    reference: str = Field(
+        min_length=1, max_length=120, description="what the stock is promised to, e.g. an order number"
+    )
+    lines: list[StockLineIn] = Field(min_length=1)
 
 
 class PolicyIn(Input):
-    safety_stock: StrictInt | None = Field(None, description="units held back from sale at this location")
-    low_stock_threshold: StrictInt | None = Field(None, description="alert when available falls to this")
+    safety_stock: StrictInt | None = Field(None, ge=0, description="units held back from sale at this location")
+    low_stock_threshold: StrictInt | None = Field(None, ge=0, description="alert when available falls to this")
     clear_threshold: bool = False
 
 
