@@ -174,8 +174,6 @@ def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
         request_id: str | None = None,
         write: bool = True,
     ) -> UnitOfWork:
-        return UnitOfWork(
-            engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write
-        )
+        return UnitOfWork(engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write)
 
     return factory
