@@ -24,7 +24,9 @@ def test_healthz_readyz_metrics(app_client: TestClient) -> None:
 def test_openapi_and_docs_are_served(app_client: TestClient) -> None:
     spec = app_client.get("/openapi.json").json()
     assert "/api/v1/skus" in spec["paths"] and "/api/v1/inventory/movements" in spec["paths"]
-    assert app_client.get("/docs").status_code == 200
+    docs = app_client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()  # works offline
+    assert app_client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
 
 
 def test_every_response_carries_a_request_id(app_client: TestClient) -> None:

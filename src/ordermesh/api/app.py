@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi_offline import FastAPIOffline
 
 from ordermesh import __version__
 from ordermesh.adapters.db import migrate
@@ -52,7 +53,7 @@ def create_app(
             if owns_container:
                 c.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="ordermesh",
         version=__version__,
         description="Order management for multi-channel sellers and 3PLs. Authenticate with "

@@ -204,6 +204,9 @@ def authenticate_user(uow: UnitOfWork, email: str, password: str) -> Principal:
         raise Unauthorized("email or password is wrong")
     uow.users.touch_login(row.id, uow.now)
     principal = principal_for_user(uow, row.id)
+    uow.use_tenant(principal.tenant_id)
+    uow.actor = principal.actor
+    uow.audit("user.logged_in", "user", row.email)
     uow.commit()
     return principal
 
