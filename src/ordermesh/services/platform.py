@@ -62,6 +62,18 @@ def tenant_id_for(uow: UnitOfWork, code: str) -> int:
     return tenant.id
 
 
+def _enter_tenant_as_admin(uow: UnitOfWork, tenant: str, locations: Sequence[str] | None) -> int:
+    """Scope the unit of work to the tenant a credential is for, and check the narrowing exists."""
+    tenant_id = tenant_id_for(uow, tenant)
+    uow.use_tenant(tenant_id)
+    require(uow.actor, Permission.USERS_MANAGE)
+    if locations:
+        missing = set(locations) - set(uow.locations.ids_for(locations))
+        if missing:
+            raise NotFound(f"location '{sorted(missing)[0]}' not found", field="locations")
+    return tenant_id
+
+
 def _narrowing(values: Sequence[str] | None) -> list[str] | None:
     return sorted(set(values)) if values else None
 
@@ -86,13 +98,7 @@ def create_user(
     role_value = _role(role, errors)
     errors.raise_if_any()
     assert role_value is not None
-    tenant_id = tenant_id_for(uow, tenant)
-    uow.use_tenant(tenant_id)
-    require(uow.actor, Permission.USERS_MANAGE)
-    if locations:
-        missing = set(locations) - set(uow.locations.ids_for(locations))
-        if missing:
-            raise NotFound(f"location '{sorted(missing)[0]}' not found", field="locations")
+    tenant_id = _enter_tenant_as_admin(uow, tenant, locations)
     if uow.users.by_email(email):
         raise AlreadyExists(f"a user with email {email} already exists", field="email")
     user_id = uow.users.add(
@@ -143,13 +149,7 @@ def create_api_key(
     role_value = _role(role, errors)
     errors.raise_if_any()
     assert role_value is not None
-    tenant_id = tenant_id_for(uow, tenant)
-    uow.use_tenant(tenant_id)
-    require(uow.actor, Permission.USERS_MANAGE)
-    if locations:
-        missing = set(locations) - set(uow.locations.ids_for(locations))
-        if missing:
-            raise NotFound(f"location '{sorted(missing)[0]}' not found", field="locations")
+    tenant_id = _enter_tenant_as_admin(uow, tenant, locations)
     key, prefix = new_api_key()
     uow.api_keys.add(
         tenant_id=tenant_id,
