@@ -11,8 +11,8 @@ from ordermesh.domain.errors import Collector
 from ordermesh.domain.india import format_rate, hsn_problem, parse_gst_rate
 from ordermesh.domain.money import format_amount, parse_amount
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
-BARCODE_RE = re.compile(r"^[A-Za-z0-9\-._]{4,48}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}\Z")
+BARCODE_RE = re.compile(r"^[A-Za-z0-9\-._]{4,48}\Z")
 MAX_WEIGHT_G = 1_000_000
 MAX_DIMENSION_CM = Decimal("1000")
 
@@ -94,7 +94,7 @@ def build_sku(raw: Mapping[str, object], errors: Collector, *, prefix: str = "")
     if raw.get("gst_rate") is None:
         errors.add(p + "gst_rate", "is required")
     elif rate is None:
-        errors.add(p + "gst_rate", "must be one of 0, 0.1, 0.25, 1, 1.5, 3, 5, 12, 18, 28 (percent)")
+        errors.add(p + "gst_rate", "must be one of 0, 0.1, 0.25, 1, 1.5, 3, 5, 12, 18, 28, 40 (percent)")
 
     mrp = parse_amount(raw.get("mrp"))
     if raw.get("mrp") is None:

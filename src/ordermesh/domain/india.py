@@ -88,7 +88,7 @@ def state_by_gst_code(code: str) -> State:
     return _BY_GST[code]
 
 
-PINCODE_RE = re.compile(r"^[1-9][0-9]{5}$")
+PINCODE_RE = re.compile(r"^[1-9][0-9]{5}\Z")
 
 
 def is_pincode_format(text: str) -> bool:
@@ -96,7 +96,7 @@ def is_pincode_format(text: str) -> bool:
 
 
 _GSTIN_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-GSTIN_RE = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]$")
+GSTIN_RE = re.compile(r"^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]\Z")
 
 
 def gstin_check_char(first14: str) -> str:
@@ -122,7 +122,7 @@ def gstin_problem(gstin: str) -> str | None:
     return None
 
 
-HSN_RE = re.compile(r"^(?:[0-9]{4}|[0-9]{6}|[0-9]{8})$")
+HSN_RE = re.compile(r"^(?:[0-9]{4}|[0-9]{6}|[0-9]{8})\Z")
 
 
 def hsn_problem(hsn: str) -> str | None:
@@ -131,14 +131,19 @@ def hsn_problem(hsn: str) -> str | None:
     return None
 
 
-GST_RATES: tuple[Decimal, ...] = tuple(Decimal(r) for r in ("0", "0.1", "0.25", "1", "1.5", "3", "5", "12", "18", "28"))
+GST_RATES: tuple[Decimal, ...] = tuple(
+    Decimal(r) for r in ("0", "0.1", "0.25", "1", "1.5", "3", "5", "12", "18", "28", "40")
+)
 
 
 def parse_gst_rate(value: object) -> Decimal | None:
     """A GST rate in percent if it is one of the rates GST law knows, else None."""
     try:
-        rate = Decimal(str(value).strip().rstrip("%"))
+        text = str(value).strip()
+        rate = Decimal(text[:-1] if text.endswith("%") else text)
     except (InvalidOperation, ValueError):
+        return None
+    if not rate.is_finite():  # NaN and infinities (a signalling NaN cannot even be compared)
         return None
     for known in GST_RATES:
         if rate == known:

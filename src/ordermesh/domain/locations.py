@@ -78,6 +78,7 @@ def build_address(raw: object, errors: Collector, path: str, pincode_states: Pin
     if not isinstance(raw, Mapping):
         errors.add(path, "is required and must be an object with line1, city, state and pincode")
         return None
+    known_problems = len(errors.errors)
     line1 = _text(raw, "line1", errors, path, 200)
     line2 = _text(raw, "line2", errors, path, 200, required=False) or None
     city = _text(raw, "city", errors, path, 100)
@@ -98,7 +99,7 @@ def build_address(raw: object, errors: Collector, path: str, pincode_states: Pin
             errors.add(f"{path}.pincode", f"{pincode} is not a known pincode")
         elif state is not None and not any(find_state(s) == state for s in states):
             errors.add(f"{path}.pincode", f"{pincode} is in {', '.join(s.title() for s in states)}, not {state.name}")
-    if state is None or errors.errors:
+    if state is None or len(errors.errors) > known_problems:
         return None
     return Address(line1, city, state, pincode, line2)
 

@@ -129,12 +129,16 @@ def record_movement(
         errors.add("to_location", "only a transfer has a destination")
     if reason is not None and len(reason) > 300:
         errors.add("reason", "must be at most 300 characters")
+    if reference is not None and len(reference) > 120:
+        errors.add("reference", "must be at most 120 characters")
     errors.raise_if_any()
 
     sku_id = _plain_sku(uow, sku)
     locs = location_ids(uow, [location] + ([to_location] if to_location else []))
     note = reason.strip() if reason else None
     if kind == "count":
+        # Create the row first so there is something to lock: two first counts must not both add.
+        uow.stock.ensure_rows([(sku_id, locs[location])], uow.now)
         current = uow.stock.read(sku_id, locs[location], for_update=True)
         delta = count_delta(current[0] if current else Balance(), qty)
         changes = [
@@ -196,6 +200,10 @@ def release_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str
     """Withdraw a promise made under ``reference``; never more than that reference still holds."""
     require(uow.actor, Permission.INVENTORY_RESERVE)
     changes = _expand(uow, lines, MovementKind.RELEASE, reference)
+    # Lock the balances (in key order) before reading what the reference holds, so two releases
+    # of one reference at once cannot both see it still holding the units.
+    for c in sorted(changes, key=lambda c: (c.sku_id, c.location_id)):
+        uow.stock.read(c.sku_id, c.location_id, for_update=True)
     held: dict[tuple[int, int], int] = {}
     for m in uow.stock.movements_for_reference(reference):
         held[(m.sku_id, m.location_id)] = held.get((m.sku_id, m.location_id), 0) + m.d_reserved
@@ -389,6 +397,22 @@ def stock_for_sku(uow: UnitOfWork, sku: str) -> SkuStock:
     return SkuStock(sku, True, out, components)
 
 
+def stock_for_skus(uow: UnitOfWork, codes: Sequence[str]) -> dict[str, SkuStock]:
+    """Stock of several SKUs at once (a list page): one query for all plain SKUs."""
+    require(uow.actor, Permission.INVENTORY_READ)
+    found = uow.skus.ids_for(codes)
+    plain = {code: sid for code, (sid, is_bundle) in found.items() if not is_bundle}
+    rows = uow.stock.by_location(list(plain.values()))
+    out = {
+        code: SkuStock(code, False, [r for r in rows.get(sid, []) if uow.actor.sees_location(r.location)])
+        for code, sid in plain.items()
+    }
+    for code, (_, is_bundle) in found.items():
+        if is_bundle:
+            out[code] = stock_for_sku(uow, code)
+    return out
+
+
 def ledger_page(
     uow: UnitOfWork, *, sku: str, location: str | None, cursor: str | None, limit: int | None
 ) -> Page[dict[str, Any]]:
@@ -496,3 +520,9 @@ def check_ledger(uow: UnitOfWork, *, repair: bool = False) -> list[LedgerDiffere
         uow.emit(events.stock_changed(sorted({(d.sku, d.location) for d in diffs})))
         uow.commit()
     return diffs
+
+
+def count_movements(uow: UnitOfWork) -> int:
+    """How many ledger rows the tenant has (what a ledger check covers)."""
+    require(uow.actor, Permission.INVENTORY_READ)
+    return uow.stock.count_movements()

@@ -18,7 +18,7 @@ class SkuIn(Input):
     code: str = Field(examples=["KURTA-BLU-M"])
     name: str = Field(examples=["Blue cotton kurta, M"])
     hsn: str = Field(description="HSN code, 4, 6 or 8 digits", examples=["6109"])
-    gst_rate: NumberLike = Field(description="percent: 0, 0.1, 0.25, 1, 1.5, 3, 5, 12, 18 or 28", examples=["5"])
+    gst_rate: NumberLike = Field(description="percent: 0, 0.1, 0.25, 1, 1.5, 3, 5, 12, 18, 28 or 40", examples=["5"])
     mrp: NumberLike = Field(description="maximum retail price in rupees", examples=["799.00"])
     weight_g: StrictInt = Field(description="dead weight in grams", examples=[350])
     dimensions_cm: list[NumberLike] | None = Field(None, description="[length, breadth, height] in cm")
