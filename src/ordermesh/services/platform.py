@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ordermesh.adapters.db.repositories import encode_cursor
+from ordermesh.adapters.db.repositories import TenantRow, encode_cursor
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.adapters.security import (
     hash_key,
@@ -238,3 +238,14 @@ def audit_page(
 def open_alerts(uow: UnitOfWork) -> list[dict[str, Any]]:
     require(uow.actor, Permission.INVENTORY_READ)
     return [dict(r._mapping) for r in uow.alerts.open_alerts()]
+
+
+def list_tenants(uow: UnitOfWork) -> list[TenantRow]:
+    """Every tenant of the installation (operators' command line; no tenant is in scope)."""
+    return uow.tenants.all()
+
+
+def list_api_keys(uow: UnitOfWork) -> list[Any]:
+    require(uow.actor, Permission.USERS_MANAGE)
+    assert uow.tenant_id is not None
+    return uow.api_keys.for_tenant(uow.tenant_id)
