@@ -18,6 +18,7 @@ from ordermesh.api.routers import health, inventory, locations, platform, skus
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
+from ordermesh.web import install_web
 from ordermesh.worker.main import start_in_thread
 
 log = logging.getLogger("ordermesh")
@@ -65,6 +66,7 @@ def create_app(
     problems.install(app)
     for router in (skus.router, locations.router, inventory.router, platform.router, health.router):
         app.include_router(router)
+    install_web(app, settings)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
