@@ -48,6 +48,16 @@ class OrdermeshGroup(TyperGroup):
                 name = ".".join(str(p) for p in e["loc"])
                 typer.echo(f"error: setting ORDERMESH_{name.upper()}: {e['msg']}", err=True)
             raise typer.Exit(1) from None
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] in ("click", "typer"):
+                raise  # exits, aborts and usage errors are Typer's to report
+            if os.environ.get("ORDERMESH_DEBUG"):
+                raise
+            typer.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (set ORDERMESH_DEBUG=1 to see where it happened)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

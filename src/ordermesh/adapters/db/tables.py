@@ -265,3 +265,165 @@ class Alert(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+
+
+class Channel(Base):
+    """A sales channel as a record: where orders come from and how fast they must ship."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    locations: Mapped[list[Any] | None]  # location codes that serve it; None = every active location
+    sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Customer(Base):
+    """One real person across channels, matched on E.164 phone, else lower-cased email."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("uq_customers_tenant_phone", "tenant_id", "phone", unique=True),
+        Index("ix_customers_tenant_email", "tenant_id", "email"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id", "external_id"),
+        Index("ix_orders_tenant_status_id", "tenant_id", "status", "id"),
+        Index("ix_orders_tenant_channel_status_id", "tenant_id", "channel_id", "status", "id"),
+        Index("ix_orders_tenant_customer", "tenant_id", "customer_id", "id"),
+        Index("ix_orders_tenant_dispatch_by", "tenant_id", "dispatch_by"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    placed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    holds: Mapped[list[Any]] = mapped_column(default=list)  # [{"reason", "detail"}]
+    payment_method: Mapped[str] = mapped_column(String(10))
+    payment_status: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3))
+    items_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    discount_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    shipping_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    tax_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    grand_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    customer: Mapped[dict[str, Any]]  # name, phone, email as given
+    shipping_address: Mapped[dict[str, Any]]
+    billing_address: Mapped[dict[str, Any] | None]
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+    risk_score: Mapped[int | None] = mapped_column(Integer)
+    risk: Mapped[dict[str, Any] | None]
+    routing: Mapped[dict[str, Any] | None]
+    dispatch_by: Mapped[datetime | None]
+    sla_state: Mapped[str] = mapped_column(String(10), default="ok")
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "allocated >= 0 AND shipped >= 0 AND cancelled >= 0 AND delivered >= 0 AND returned >= 0",
+            name="counts_non_negative",
+        ),
+        CheckConstraint("allocated + shipped + cancelled <= quantity", name="units_add_up"),
+        CheckConstraint("delivered <= shipped AND returned <= delivered", name="delivered_within_shipped"),
+        Index("ix_order_lines_order", "order_id", "line_no"),
+        Index("ix_order_lines_tenant_sku_open", "tenant_id", "sku_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku_code: Mapped[str] = mapped_column(String(64))  # as the channel sent it
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))  # None while unmapped
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    discount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    tax: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OrderAllocation(Base):
+    """Units of one line reserved at one location."""
+
+    __tablename__ = "order_allocations"
+    __table_args__ = (
+        Index("ix_order_allocations_order", "order_id"),
+        CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class OrderEvent(Base):
+    """The order's timeline: every change, in words a person can read, with its data."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    actor: Mapped[str] = mapped_column(String(120))
+
+
+class OrderChange(Base):
+    """A versioned change to an order: what changed, who changed it and why."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = (UniqueConstraint("order_id", "version"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    changes: Mapped[dict[str, Any]]
+
+
+class JobRun(Base):
+    """When each periodic job last ran, so only one of several workers runs it per interval."""
+
+    __tablename__ = "job_runs"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last_run_at: Mapped[datetime]

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
 from ordermesh.adapters.db.engine import make_engine
-from ordermesh.adapters.db.tables import Base
+from ordermesh.adapters.db.tables import Base, UtcDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write ordermesh's UtcDateTime as the plain column type it stores, so migrations need no
+    imports from the application."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
