@@ -24,11 +24,24 @@ class Permission(StrEnum):
     INVENTORY_READ = "inventory:read"
     INVENTORY_WRITE = "inventory:write"
     INVENTORY_RESERVE = "inventory:reserve"
+    CHANNELS_READ = "channels:read"
+    CHANNELS_WRITE = "channels:write"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMER_CONTACTS = "customers:contacts"  # see phone numbers and emails unmasked
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
 
 
-_READ = {Permission.CATALOG_READ, Permission.LOCATIONS_READ, Permission.INVENTORY_READ}
+_READ = {
+    Permission.CATALOG_READ,
+    Permission.LOCATIONS_READ,
+    Permission.INVENTORY_READ,
+    Permission.CHANNELS_READ,
+    Permission.ORDERS_READ,
+    Permission.CUSTOMERS_READ,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
@@ -40,11 +53,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.INVENTORY_WRITE,
             Permission.INVENTORY_RESERVE,
             Permission.AUDIT_READ,
+            Permission.CHANNELS_WRITE,
+            Permission.ORDERS_WRITE,
+            Permission.CUSTOMER_CONTACTS,
         }
     ),
     Role.WAREHOUSE: frozenset(_READ | {Permission.INVENTORY_WRITE}),
-    Role.FINANCE: frozenset(_READ | {Permission.AUDIT_READ}),
-    Role.SUPPORT: frozenset(_READ),
+    Role.FINANCE: frozenset(_READ | {Permission.AUDIT_READ, Permission.CUSTOMER_CONTACTS}),
+    Role.SUPPORT: frozenset(_READ | {Permission.ORDERS_WRITE, Permission.CUSTOMER_CONTACTS}),
     Role.VIEWER: frozenset(_READ),
 }
 
@@ -68,6 +84,9 @@ class Actor:
 
     def sees_location(self, code: str) -> bool:
         return self.locations is None or code in self.locations
+
+    def sees_channel(self, code: str) -> bool:
+        return self.channels is None or code in self.channels
 
     def visible_locations(self, codes: Iterable[str]) -> list[str]:
         return [c for c in codes if self.sees_location(c)]

@@ -19,6 +19,7 @@ from ordermesh.adapters.security import (
 )
 from ordermesh.domain.access import Actor, Permission, Role
 from ordermesh.domain.errors import AlreadyExists, Collector, NotFound, Unauthorized
+from ordermesh.services.channels import add_default_channels
 from ordermesh.services.common import Page, cursor_values, page_limit, require
 
 TENANT_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
@@ -50,7 +51,9 @@ def create_tenant(uow: UnitOfWork, *, code: str, name: str | None = None) -> int
     if uow.tenants.by_code(code):
         raise AlreadyExists(f"tenant '{code}' already exists", field="code")
     tenant_id = uow.tenants.add(code, name or code, uow.now)
-    uow.audit("tenant.created", "tenant", code, after={"code": code, "name": name or code}, tenant_id=tenant_id)
+    uow.use_tenant(tenant_id)
+    uow.audit("tenant.created", "tenant", code, after={"code": code, "name": name or code})
+    add_default_channels(uow)
     uow.commit()
     return tenant_id
 

@@ -7,7 +7,7 @@ import pytest
 from ordermesh.domain.access import ROLE_PERMISSIONS, SYSTEM, Actor, Permission, Role
 
 P = Permission
-READS = {P.CATALOG_READ, P.LOCATIONS_READ, P.INVENTORY_READ}
+READS = {P.CATALOG_READ, P.LOCATIONS_READ, P.INVENTORY_READ, P.CHANNELS_READ, P.ORDERS_READ, P.CUSTOMERS_READ}
 
 
 def actor(role: Role, locations: frozenset[str] | None = None) -> Actor:
@@ -39,13 +39,18 @@ def test_warehouse_moves_stock_but_does_not_promise_it() -> None:
     assert not warehouse.can(P.AUDIT_READ)
 
 
-def test_finance_reads_and_audits() -> None:
-    assert ROLE_PERMISSIONS[Role.FINANCE] == frozenset(READS | {P.AUDIT_READ})
+def test_finance_reads_audits_and_sees_buyers_contacts() -> None:
+    assert ROLE_PERMISSIONS[Role.FINANCE] == frozenset(READS | {P.AUDIT_READ, P.CUSTOMER_CONTACTS})
 
 
-@pytest.mark.parametrize("role", [Role.SUPPORT, Role.VIEWER])
-def test_support_and_viewer_only_read(role: Role) -> None:
-    assert ROLE_PERMISSIONS[role] == frozenset(READS)
+def test_support_works_orders_and_sees_buyers_contacts() -> None:
+    assert ROLE_PERMISSIONS[Role.SUPPORT] == frozenset(READS | {P.ORDERS_WRITE, P.CUSTOMER_CONTACTS})
+
+
+def test_viewer_only_reads_and_sees_contacts_masked() -> None:
+    assert ROLE_PERMISSIONS[Role.VIEWER] == frozenset(READS)
+    assert not actor(Role.VIEWER).can(P.CUSTOMER_CONTACTS)
+    assert not actor(Role.WAREHOUSE).can(P.CUSTOMER_CONTACTS)
 
 
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])

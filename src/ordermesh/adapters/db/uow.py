@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, insert
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
+from ordermesh.adapters.db.channels import ChannelRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
     AlertRepository,
@@ -79,6 +80,7 @@ class UnitOfWork:
         self.stock = StockRepository(self.conn, tenant_id)
         self.audit_log = AuditRepository(self.conn, tenant_id)
         self.alerts = AlertRepository(self.conn, tenant_id)
+        self.channels = ChannelRepository(self.conn, tenant_id)
 
     def use_tenant(self, tenant_id: int) -> None:
         """Scope this unit of work to a tenant created or found inside it (platform commands)."""
