@@ -12,8 +12,8 @@ from sqlalchemy import Connection, Engine, insert
 
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.engine import SQLITE_BEGIN
 from ordermesh.adapters.db.channels import ChannelRepository
+from ordermesh.adapters.db.engine import SQLITE_BEGIN
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
     AlertRepository,
