@@ -59,6 +59,7 @@ class Applied:
     change: Change
     before: Balance
     after: Balance
+    threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,26 @@ def reserve_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str
     """Promise stock to a reference (an order, a B2B hold). All lines or none: if any line lacks
     stock the whole reservation is refused with every shortage listed. Bundles reserve their
     components."""
-    require(uow.actor, Permission.INVENTORY_RESERVE)
-    applied = _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference), create_rows=False)
+    applied = reserve_in_transaction(uow, lines, reference=reference)
     uow.commit()
     return applied
 
 
+def reserve_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
+    """:func:`reserve_stock` inside the caller's transaction (an order's), without committing."""
+    require(uow.actor, Permission.INVENTORY_RESERVE)
+    return _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference), create_rows=False)
+
+
 def release_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
     """Withdraw a promise made under ``reference``; never more than that reference still holds."""
+    applied = release_in_transaction(uow, lines, reference=reference)
+    uow.commit()
+    return applied
+
+
+def release_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
+    """:func:`release_stock` inside the caller's transaction, without committing."""
     require(uow.actor, Permission.INVENTORY_RESERVE)
     changes = _expand(uow, lines, MovementKind.RELEASE, reference)
     # Lock the balances (in key order) before reading what the reference holds, so two releases
@@ -214,9 +227,7 @@ def release_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str
                 f"'{c.location}', fewer than the {c.quantity} to release",
                 field="lines",
             )
-    applied = _apply(uow, changes, create_rows=False)
-    uow.commit()
-    return applied
+    return _apply(uow, changes, create_rows=False)
 
 
 def _expand(uow: UnitOfWork, lines: Sequence[StockLine], kind: MovementKind, reference: str) -> list[Change]:
@@ -296,13 +307,13 @@ def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action:
             shortages.append(_shortage(uow, c))
             continue
         after = result.balance
-        before = after.plus(-c.delta)
-        applied.append(Applied(c, before, after))
-        threshold = result.low_stock_threshold
-        _alert_transition(uow, c.sku, c.location, before.available, threshold, after.available, threshold)
+        applied.append(Applied(c, after.plus(-c.delta), after, result.low_stock_threshold))
     if shortages:
-        uow.rollback()
+        # The caller's transaction (or savepoint) is rolled back by whoever catches this.
         raise _refusal(changes[0].kind, shortages)
+    for a in applied:
+        t = a.threshold
+        _alert_transition(uow, a.change.sku, a.change.location, a.before.available, t, a.after.available, t)
     _record(uow, applied, action or changes[0].kind.value)
     return applied
 

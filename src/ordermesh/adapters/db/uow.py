@@ -4,7 +4,8 @@ written in the same transaction as the change they describe."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
 
@@ -126,6 +127,21 @@ class UnitOfWork:
                 "request_id": self.request_id,
             }
         )
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo a step (its writes, events and audit rows) without losing the rest of the
+        transaction, e.g. a reservation that lost a race, so the order can be held instead."""
+        events, audit = len(self._events), len(self._audit)
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            del self._events[events:]
+            del self._audit[audit:]
+            raise
+        nested.commit()
 
     def commit(self) -> None:
         if self._audit:
