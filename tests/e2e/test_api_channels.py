@@ -37,3 +37,33 @@ def test_another_tenants_channel_is_not_found(api: Api, other_api: Api) -> None:
     assert other_api.post("/api/v1/channels", {"code": "amz", "type": "amazon", "name": "Amazon"}).status_code == 201
     assert api.get("/api/v1/channels/amz").status_code == 404
     assert api.patch("/api/v1/channels/amz", {"name": "x"}).status_code == 404
+
+
+def test_channel_sla_and_routing_settings_are_validated(api: Api) -> None:
+    bad = {"code": "x", "type": "amazon", "name": "X", "sla": {"business_days": -1}, "routing": {"colour": "red"}}
+    r = api.post("/api/v1/channels", bad)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert "routing.colour" in fields and any(f.startswith("sla") for f in fields)
+
+
+def test_orders_get_a_dispatch_deadline_from_their_channel(api: Api) -> None:
+    from tests.factories import sku_payload
+
+    sla = {"business_days": 1, "cutoff": "12:00"}
+    assert (
+        api.post("/api/v1/channels", {"code": "amz", "type": "amazon", "name": "Amazon", "sla": sla}).status_code == 201
+    )
+    assert api.post("/api/v1/skus", sku_payload("TEE")).status_code == 201
+    body = {
+        "channel": "amz",
+        "external_id": "402-1",
+        "placed_at": "2026-11-26T13:00:00+05:30",  # a Thursday, after the 12:00 cut-off
+        "customer": {"name": "Asha"},
+        "shipping_address": {"name": "Asha", "line1": "12 MG Road", "city": "Pune", "state": "MH", "pincode": "411001"},
+        "payment": {"method": "prepaid"},
+        "lines": [{"sku": "TEE", "quantity": 1, "unit_price": "499"}],
+    }
+    r = api.post("/api/v1/orders", body)
+    assert r.status_code == 201, r.text
+    assert r.json()["dispatch_by"].startswith("2026-11-28T18:29:59")  # Saturday 23:59:59 IST

@@ -14,7 +14,7 @@ from ordermesh import __version__
 from ordermesh.adapters.db import migrate
 from ordermesh.api import problems
 from ordermesh.api.middleware import RequestMiddleware
-from ordermesh.api.routers import channels, health, inventory, locations, platform, skus
+from ordermesh.api.routers import channels, health, inventory, locations, orders, platform, skus
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
@@ -64,7 +64,15 @@ def create_app(
     )
     app.state.container = c
     problems.install(app)
-    for router in (skus.router, locations.router, inventory.router, channels.router, platform.router, health.router):
+    for router in (
+        skus.router,
+        locations.router,
+        inventory.router,
+        channels.router,
+        orders.router,
+        platform.router,
+        health.router,
+    ):
         app.include_router(router)
     install_web(app, settings)
     app.add_middleware(

@@ -11,6 +11,7 @@ from ordermesh.domain.access import Permission
 from ordermesh.domain.channels import ChannelSpec, ChannelType, build_channel
 from ordermesh.domain.errors import AlreadyExists, Collector, NotFound
 from ordermesh.services.common import require
+from ordermesh.services.routing import validate_channel_settings
 
 MANUAL = ChannelSpec("manual", ChannelType.MANUAL, "Manual orders (phone, WhatsApp, Instagram, counter)")
 
@@ -25,6 +26,8 @@ def create_channel(uow: UnitOfWork, raw: Mapping[str, Any]) -> ChannelRecord:
     require(uow.actor, Permission.CHANNELS_WRITE)
     errors = Collector()
     spec = build_channel(raw, errors)
+    if spec is not None:
+        validate_channel_settings(spec.sla, spec.routing, errors)
     errors.raise_if_any()
     assert spec is not None
     _check_locations(uow, spec)
@@ -45,6 +48,8 @@ def update_channel(uow: UnitOfWork, code: str, patch: Mapping[str, Any]) -> Chan
         errors.add("code", "cannot be changed")
     errors.raise_if_any()
     spec = build_channel({**current.spec.as_dict(), **patch}, errors)
+    if spec is not None:
+        validate_channel_settings(spec.sla, spec.routing, errors)
     errors.raise_if_any()
     assert spec is not None
     _check_locations(uow, spec)

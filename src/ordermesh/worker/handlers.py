@@ -29,7 +29,14 @@ def resolve_low_stock_alert(uow: UnitOfWork, payload: dict[str, Any]) -> None:
     uow.alerts.resolve("low_stock", f"{payload['sku']}@{payload['location']}", uow.now)
 
 
+def allocate_waiting_orders(uow: UnitOfWork, payload: dict[str, Any]) -> None:
+    from ordermesh.services.orders import allocate_backorders
+
+    allocate_backorders(uow, sorted({item["sku"] for item in payload.get("items", [])}))
+
+
 EVENT_HANDLERS: dict[str, list[Handler]] = {
+    "inventory.stock_changed": [allocate_waiting_orders],
     "inventory.low_stock": [open_low_stock_alert],
     "inventory.stock_recovered": [resolve_low_stock_alert],
 }

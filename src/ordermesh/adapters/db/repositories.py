@@ -121,6 +121,15 @@ class ApiKeyRepository:
         return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class SkuFacts:
+    id: int
+    mrp: Decimal
+    gst_rate: Decimal
+    active: bool
+    is_bundle: bool
+
+
 @dataclass
 class SkuRecord:
     id: int
@@ -153,6 +162,18 @@ class SkuRepository:
             select(SKUS.c.code, SKUS.c.id, SKUS.c.is_bundle).where(self._scoped(), SKUS.c.code.in_(codes))
         )
         return {r.code: (r.id, r.is_bundle) for r in rows}
+
+    def facts_for(self, codes: Iterable[str]) -> dict[str, SkuFacts]:
+        """What order intake needs to know of each SKU a channel names, in one query."""
+        codes = list(set(codes))
+        if not codes:
+            return {}
+        rows = self.conn.execute(
+            select(SKUS.c.code, SKUS.c.id, SKUS.c.mrp, SKUS.c.gst_rate, SKUS.c.active, SKUS.c.is_bundle).where(
+                self._scoped(), SKUS.c.code.in_(codes)
+            )
+        )
+        return {r.code: SkuFacts(r.id, Decimal(r.mrp), Decimal(r.gst_rate), r.active, r.is_bundle) for r in rows}
 
     def codes_for_ids(self, ids: Iterable[int]) -> dict[int, str]:
         ids = list(set(ids))

@@ -310,6 +310,7 @@ class Order(Base):
         Index("ix_orders_tenant_channel_status_id", "tenant_id", "channel_id", "status", "id"),
         Index("ix_orders_tenant_customer", "tenant_id", "customer_id", "id"),
         Index("ix_orders_tenant_dispatch_by", "tenant_id", "dispatch_by"),
+        Index("ix_orders_tenant_ship_pincode", "tenant_id", "ship_pincode"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
@@ -320,6 +321,7 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20))
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     holds: Mapped[list[Any]] = mapped_column(default=list)  # [{"reason", "detail"}]
+    cleared_holds: Mapped[list[Any]] = mapped_column(default=list)  # reasons a person waved through
     payment_method: Mapped[str] = mapped_column(String(10))
     payment_status: Mapped[str] = mapped_column(String(20))
     currency: Mapped[str] = mapped_column(String(3))
@@ -338,6 +340,8 @@ class Order(Base):
     routing: Mapped[dict[str, Any] | None]
     dispatch_by: Mapped[datetime | None]
     sla_state: Mapped[str] = mapped_column(String(10), default="ok")
+    ship_pincode: Mapped[str] = mapped_column(String(10))
+    basket: Mapped[str] = mapped_column(String(32))  # buyer + SKUs + quantities, to spot duplicates
     payload_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

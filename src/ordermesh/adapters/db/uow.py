@@ -15,6 +15,7 @@ from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.channels import ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
+from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
     AlertRepository,
@@ -82,11 +83,33 @@ class UnitOfWork:
         self.audit_log = AuditRepository(self.conn, tenant_id)
         self.alerts = AlertRepository(self.conn, tenant_id)
         self.channels = ChannelRepository(self.conn, tenant_id)
+        self.orders = OrderRepository(self.conn, tenant_id)
+        self.customers = CustomerRepository(self.conn, tenant_id)
+        self._settings: dict[str, Any] | None = None
 
     def use_tenant(self, tenant_id: int) -> None:
         """Scope this unit of work to a tenant created or found inside it (platform commands)."""
         self.tenant_id = tenant_id
         self._bind_tenant(tenant_id)
+
+    def reopen(self) -> UnitOfWork:
+        """A new read-only unit of work for the same tenant and actor (to read what was committed)."""
+        return UnitOfWork(
+            self._engine,
+            tenant_id=self.tenant_id,
+            actor=self.actor,
+            clock=self.clock,
+            request_id=self.request_id,
+            write=False,
+        )
+
+    def tenant_settings(self) -> dict[str, Any]:
+        """The tenant's stored settings (risk rules, routing defaults), read once per unit of work."""
+        if self._settings is None:
+            assert self.tenant_id is not None
+            tenant = self.tenants.by_id(self.tenant_id)
+            self._settings = dict(tenant.settings) if tenant else {}
+        return self._settings
 
     def __exit__(self, *exc: object) -> None:
         if self._tx.is_active:

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("confirmed", sa.Boolean(), nullable=False),
         sa.Column("holds", sa.JSON(), nullable=False),
+        sa.Column("cleared_holds", sa.JSON(), nullable=False),
         sa.Column("payment_method", sa.String(length=10), nullable=False),
         sa.Column("payment_status", sa.String(length=20), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
@@ -86,6 +87,8 @@ def upgrade() -> None:
         sa.Column("routing", sa.JSON(), nullable=True),
         sa.Column("dispatch_by", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sla_state", sa.String(length=10), nullable=False),
+        sa.Column("ship_pincode", sa.String(length=10), nullable=False),
+        sa.Column("basket", sa.String(length=32), nullable=False),
         sa.Column("payload_hash", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -104,6 +107,7 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_orders_tenant_customer", ["tenant_id", "customer_id", "id"], unique=False)
         batch_op.create_index("ix_orders_tenant_dispatch_by", ["tenant_id", "dispatch_by"], unique=False)
+        batch_op.create_index("ix_orders_tenant_ship_pincode", ["tenant_id", "ship_pincode"], unique=False)
         batch_op.create_index("ix_orders_tenant_status_id", ["tenant_id", "status", "id"], unique=False)
 
     op.create_table(

@@ -1,0 +1,363 @@
+"""Tenant-scoped repositories for orders and customers. The ingestion path is set-based: one
+statement per table, whatever the number of lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ordermesh.adapters.db import tables as t
+
+ORDERS = t.Order.__table__
+LINES = t.OrderLine.__table__
+ALLOCS = t.OrderAllocation.__table__
+EVENTS = t.OrderEvent.__table__
+CHANGES = t.OrderChange.__table__
+CUSTOMERS = t.Customer.__table__
+LOCS = t.Location.__table__
+CHANNELS = t.Channel.__table__
+
+
+@dataclass
+class OrderRow:
+    """An order as stored: the row, its lines and its live allocations."""
+
+    row: Any
+    lines: list[Any]
+    allocations: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class History:
+    orders: int = 0
+    delivered: int = 0
+    rto: int = 0
+    returned: int = 0
+    recent: int = 0  # orders placed within the look-back window
+    lifetime_value: Any = 0
+
+
+class OrderRepository:
+    def __init__(self, conn: Connection, tenant_id: int):
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.dialect = conn.dialect.name
+
+    def insert_if_new(self, values: dict[str, Any]) -> int | None:
+        """Insert an order unless (channel, external id) exists; the id, or None if it existed.
+
+        Two requests racing with the same order both reach this statement; the database's unique
+        key lets exactly one insert, the other waits for it and gets None."""
+        ins = pg_insert(ORDERS) if self.dialect == "postgresql" else sqlite_insert(ORDERS)
+        stmt = (
+            ins.values(tenant_id=self.tenant_id, **values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "external_id"])
+            .returning(ORDERS.c.id)
+        )
+        return self.conn.execute(stmt).scalar()
+
+    def id_for_external(self, channel_id: int, external_id: str) -> int | None:
+        return self.conn.execute(
+            select(ORDERS.c.id).where(
+                ORDERS.c.tenant_id == self.tenant_id,
+                ORDERS.c.channel_id == channel_id,
+                ORDERS.c.external_id == external_id,
+            )
+        ).scalar()
+
+    def add_lines(self, order_id: int, lines: Sequence[dict[str, Any]]) -> list[int]:
+        rows = self.conn.execute(
+            insert(LINES).returning(LINES.c.id, sort_by_parameter_order=True),
+            [{"tenant_id": self.tenant_id, "order_id": order_id, **line} for line in lines],
+        ).all()
+        return [r[0] for r in rows]
+
+    def get(self, order_id: int, *, for_update: bool = False) -> OrderRow | None:
+        stmt = select(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id == order_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        if row is None:
+            return None
+        lines = list(
+            self.conn.execute(
+                select(LINES)
+                .where(LINES.c.tenant_id == self.tenant_id, LINES.c.order_id == order_id)
+                .order_by(LINES.c.line_no)
+            )
+        )
+        allocs = list(
+            self.conn.execute(
+                select(ALLOCS, LOCS.c.code.label("location"))
+                .join(LOCS, LOCS.c.id == ALLOCS.c.location_id)
+                .where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.order_id == order_id, ALLOCS.c.quantity > 0)
+                .order_by(ALLOCS.c.id)
+            )
+        )
+        return OrderRow(row, lines, allocs)
+
+    def update(self, order_id: int, **values: Any) -> None:
+        self.conn.execute(
+            update(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id == order_id).values(**values)
+        )
+
+    def set_line_counts(self, rows: Sequence[dict[str, Any]]) -> None:
+        """rows: {"id", "allocated", "cancelled", ...} — the new counts of each changed line."""
+        for r in rows:
+            values = {k: v for k, v in r.items() if k != "id"}
+            self.conn.execute(
+                update(LINES).where(LINES.c.tenant_id == self.tenant_id, LINES.c.id == r["id"]).values(**values)
+            )
+
+    def map_line(self, line_id: int, sku_code: str, sku_id: int) -> None:
+        self.conn.execute(
+            update(LINES)
+            .where(LINES.c.tenant_id == self.tenant_id, LINES.c.id == line_id)
+            .values(sku_code=sku_code, sku_id=sku_id)
+        )
+
+    def add_allocations(self, order_id: int, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+        if rows:
+            self.conn.execute(
+                insert(ALLOCS),
+                [{"tenant_id": self.tenant_id, "order_id": order_id, "created_at": now, **r} for r in rows],
+            )
+
+    def clear_allocations(self, order_id: int, line_ids: Sequence[int] | None = None) -> None:
+        stmt = update(ALLOCS).where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.order_id == order_id)
+        if line_ids is not None:
+            stmt = stmt.where(ALLOCS.c.line_id.in_(list(line_ids)))
+        self.conn.execute(stmt.values(quantity=0))
+
+    def reduce_allocation(self, allocation_id: int, by: int) -> None:
+        self.conn.execute(
+            update(ALLOCS)
+            .where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.id == allocation_id)
+            .values(quantity=ALLOCS.c.quantity - by)
+        )
+
+    def add_events(self, order_id: int, events: Sequence[dict[str, Any]]) -> None:
+        if events:
+            self.conn.execute(
+                insert(EVENTS), [{"tenant_id": self.tenant_id, "order_id": order_id, **e} for e in events]
+            )
+
+    def events(self, order_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(EVENTS)
+                .where(EVENTS.c.tenant_id == self.tenant_id, EVENTS.c.order_id == order_id)
+                .order_by(EVENTS.c.id)
+            )
+        )
+
+    def add_change(
+        self, order_id: int, version: int, at: datetime, actor: str, reason: str | None, changes: dict[str, Any]
+    ) -> None:
+        self.conn.execute(
+            insert(CHANGES).values(
+                tenant_id=self.tenant_id,
+                order_id=order_id,
+                version=version,
+                at=at,
+                actor=actor,
+                reason=reason,
+                changes=changes,
+            )
+        )
+
+    def changes(self, order_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(CHANGES)
+                .where(CHANGES.c.tenant_id == self.tenant_id, CHANGES.c.order_id == order_id)
+                .order_by(CHANGES.c.version)
+            )
+        )
+
+    def page(
+        self,
+        *,
+        status: str | None,
+        channel_id: int | None,
+        hold: str | None,
+        sla: str | None,
+        customer_id: int | None,
+        before_id: int | None,
+        limit: int,
+        channel_ids: Sequence[int] | None = None,
+    ) -> list[Any]:
+        """Newest first, keyset-paged on id, so the 100th page costs what the first does."""
+        stmt = select(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id)
+        if status:
+            stmt = stmt.where(ORDERS.c.status == status)
+        if channel_id is not None:
+            stmt = stmt.where(ORDERS.c.channel_id == channel_id)
+        if channel_ids is not None:
+            stmt = stmt.where(ORDERS.c.channel_id.in_(list(channel_ids)))
+        if customer_id is not None:
+            stmt = stmt.where(ORDERS.c.customer_id == customer_id)
+        if sla:
+            stmt = stmt.where(ORDERS.c.sla_state == sla)
+        if hold:
+            stmt = stmt.where(ORDERS.c.status == "on_hold")
+        if before_id is not None:
+            stmt = stmt.where(ORDERS.c.id < before_id)
+        # a hold filter is applied to the JSON list in Python over a bounded window of on-hold orders
+        rows = list(self.conn.execute(stmt.order_by(ORDERS.c.id.desc()).limit(limit if not hold else limit * 20)))
+        if hold:
+            rows = [r for r in rows if any(h.get("reason") == hold for h in r.holds)][:limit]
+        return rows
+
+    def lines_for(self, order_ids: Sequence[int]) -> dict[int, list[Any]]:
+        if not order_ids:
+            return {}
+        out: dict[int, list[Any]] = {}
+        rows = self.conn.execute(
+            select(LINES)
+            .where(LINES.c.tenant_id == self.tenant_id, LINES.c.order_id.in_(list(order_ids)))
+            .order_by(LINES.c.order_id, LINES.c.line_no)
+        )
+        for r in rows:
+            out.setdefault(r.order_id, []).append(r)
+        return out
+
+    def duplicates(self, customer_id: int, basket: str, since: datetime, exclude_id: int) -> list[int]:
+        rows = self.conn.execute(
+            select(ORDERS.c.id).where(
+                ORDERS.c.tenant_id == self.tenant_id,
+                ORDERS.c.customer_id == customer_id,
+                ORDERS.c.basket == basket,
+                ORDERS.c.placed_at >= since,
+                ORDERS.c.id != exclude_id,
+                ORDERS.c.status != "cancelled",
+            )
+        )
+        return [r[0] for r in rows]
+
+    def customer_history(self, customer_id: int, since: datetime, exclude_id: int) -> History:
+        s = ORDERS.c.status
+        row = self.conn.execute(
+            select(
+                func.count(),
+                func.sum(case((s.in_(["delivered", "closed", "partially_returned", "returned"]), 1), else_=0)),
+                func.sum(case((s == "rto", 1), else_=0)),
+                func.sum(case((s.in_(["partially_returned", "returned"]), 1), else_=0)),
+                func.sum(case((ORDERS.c.placed_at >= since, 1), else_=0)),
+                func.sum(case((s.in_(["delivered", "closed", "partially_returned"]), ORDERS.c.grand_total), else_=0)),
+            ).where(
+                ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.customer_id == customer_id, ORDERS.c.id != exclude_id
+            )
+        ).one()
+        return History(
+            int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), int(row[4] or 0), row[5] or 0
+        )
+
+    def pincode_history(self, pincode: str, exclude_id: int) -> tuple[int, int]:
+        """(orders that reached a final delivery outcome, of them returned to origin) for a pincode."""
+        s = ORDERS.c.status
+        row = self.conn.execute(
+            select(
+                func.sum(case((s.in_(["delivered", "closed", "rto", "partially_returned", "returned"]), 1), else_=0)),
+                func.sum(case((s == "rto", 1), else_=0)),
+            ).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.ship_pincode == pincode, ORDERS.c.id != exclude_id)
+        ).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def held_for_stock(self, sku_ids: Sequence[int], limit: int) -> list[int]:
+        """Orders waiting for stock of these SKUs, oldest placed first (first in, first served)."""
+        if not sku_ids:
+            return []
+        open_units = LINES.c.quantity - LINES.c.allocated - LINES.c.shipped - LINES.c.cancelled
+        rows = self.conn.execute(
+            select(ORDERS.c.id)
+            .where(
+                ORDERS.c.tenant_id == self.tenant_id,
+                ORDERS.c.status == "on_hold",
+                ORDERS.c.id.in_(
+                    select(LINES.c.order_id).where(
+                        LINES.c.tenant_id == self.tenant_id, LINES.c.sku_id.in_(list(sku_ids)), open_units > 0
+                    )
+                ),
+            )
+            .order_by(ORDERS.c.placed_at, ORDERS.c.id)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    def due_for_sla(self, now: datetime, at_risk_until: datetime, limit: int) -> list[Any]:
+        open_statuses = ["pending", "on_hold", "confirmed", "allocated", "in_fulfilment"]
+        return list(
+            self.conn.execute(
+                select(ORDERS.c.id, ORDERS.c.dispatch_by, ORDERS.c.sla_state, ORDERS.c.channel_id)
+                .where(
+                    ORDERS.c.tenant_id == self.tenant_id,
+                    ORDERS.c.status.in_(open_statuses),
+                    ORDERS.c.dispatch_by.is_not(None),
+                    ORDERS.c.dispatch_by <= at_risk_until,
+                    or_(
+                        and_(ORDERS.c.sla_state == "ok"),
+                        and_(ORDERS.c.sla_state == "at_risk", ORDERS.c.dispatch_by <= now),
+                    ),
+                )
+                .order_by(ORDERS.c.dispatch_by)
+                .limit(limit)
+            )
+        )
+
+
+class CustomerRepository:
+    def __init__(self, conn: Connection, tenant_id: int):
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.dialect = conn.dialect.name
+
+    def match_or_create(self, name: str, phone: str | None, email: str | None, now: datetime) -> int:
+        """One customer per person: the one with this phone, else this email, else a new one."""
+        if phone:
+            found = self.conn.execute(
+                select(CUSTOMERS.c.id).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.phone == phone)
+            ).scalar()
+            if found:
+                return int(found)
+        elif email:
+            found = self.conn.execute(
+                select(CUSTOMERS.c.id)
+                .where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.email == email)
+                .order_by(CUSTOMERS.c.id)
+                .limit(1)
+            ).scalar()
+            if found:
+                return int(found)
+        values = {"tenant_id": self.tenant_id, "name": name, "phone": phone, "email": email, "created_at": now}
+        if phone:
+            ins = pg_insert(CUSTOMERS) if self.dialect == "postgresql" else sqlite_insert(CUSTOMERS)
+            new = self.conn.execute(
+                ins.values(**values)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "phone"])
+                .returning(CUSTOMERS.c.id)
+            ).scalar()
+            if new is None:  # created a moment ago by a concurrent order from the same phone
+                new = self.conn.execute(
+                    select(CUSTOMERS.c.id).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.phone == phone)
+                ).scalar_one()
+            return int(new)
+        return int(self.conn.execute(insert(CUSTOMERS).values(**values).returning(CUSTOMERS.c.id)).scalar_one())
+
+    def get(self, customer_id: int) -> Any:
+        return self.conn.execute(
+            select(CUSTOMERS).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.id == customer_id)
+        ).first()
+
+    def erase(self, customer_id: int, now: datetime) -> None:
+        self.conn.execute(
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.id == customer_id)
+            .values(name="erased customer", phone=None, email=None, erased_at=now)
+        )

@@ -1,0 +1,154 @@
+"""Reading orders: one order with everything a person needs, and the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ordermesh.adapters.db.repositories import encode_cursor
+from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.domain.access import Permission
+from ordermesh.domain.contacts import mask_email, mask_phone
+from ordermesh.domain.errors import NotFound, ValidationFailed
+from ordermesh.domain.money import format_amount
+from ordermesh.domain.statuses import HOLD_ACTIONS, HoldReason, OrderStatus
+from ordermesh.services.common import Page, cursor_values, page_limit, require
+from ordermesh.services.order_actions import load
+
+
+def order_number(order_id: int) -> str:
+    """Our human-readable number: derived from the id, so it is never stored twice."""
+    return f"OM{order_id:07d}"
+
+
+def get_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    require(uow.actor, Permission.ORDERS_READ)
+    order = load(uow, order_id)
+    view = _summary(uow, order.row, order.lines, _channel_codes(uow))
+    allocations: dict[int, list[dict[str, Any]]] = {}
+    for a in order.allocations:
+        allocations.setdefault(a.line_id, []).append({"location": a.location, "quantity": a.quantity})
+    for line, out in zip(order.lines, view["lines"], strict=True):
+        out["allocations"] = allocations.get(line.id, [])
+    view["risk"] = order.row.risk
+    view["routing"] = order.row.routing
+    view["timeline"] = [
+        {"at": e.at, "kind": e.kind, "message": e.message, "data": e.data, "actor": e.actor}
+        for e in uow.orders.events(order_id)
+    ]
+    view["changes"] = [
+        {"version": c.version, "at": c.at, "actor": c.actor, "reason": c.reason, "changes": c.changes}
+        for c in uow.orders.changes(order_id)
+    ]
+    return view
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    channel: str | None = None
+    hold: str | None = None
+    sla: str | None = None
+    customer_id: int | None = None
+
+
+def list_orders(
+    uow: UnitOfWork, filters: OrderFilter, *, cursor: str | None, limit: int | None
+) -> Page[dict[str, Any]]:
+    require(uow.actor, Permission.ORDERS_READ)
+    n = page_limit(limit)
+    before = cursor_values(cursor)
+    if filters.status and filters.status not in {s.value for s in OrderStatus}:
+        raise ValidationFailed(f"'{filters.status}' is not an order status", field="status")
+    if filters.hold and filters.hold not in {h.value for h in HoldReason}:
+        raise ValidationFailed(f"'{filters.hold}' is not a hold reason", field="hold")
+    if filters.sla and filters.sla not in ("ok", "at_risk", "breached"):
+        raise ValidationFailed("sla must be ok, at_risk or breached", field="sla")
+    codes = _channel_codes(uow)
+    channel_id = None
+    if filters.channel:
+        ids = [i for i, c in codes.items() if c == filters.channel]
+        if not ids:
+            raise NotFound(f"channel '{filters.channel}' not found", field="channel")
+        channel_id = ids[0]
+    visible = list(codes) if uow.actor.channels is not None else None
+    rows = uow.orders.page(
+        status=filters.status,
+        channel_id=channel_id,
+        hold=filters.hold,
+        sla=filters.sla,
+        customer_id=filters.customer_id,
+        before_id=int(str(before[0])) if before else None,
+        limit=n + 1,
+        channel_ids=visible,
+    )
+    more = len(rows) > n
+    rows = rows[:n]
+    lines = uow.orders.lines_for([r.id for r in rows])
+    items = [_summary(uow, r, lines.get(r.id, []), codes) for r in rows]
+    return Page(items, encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def _channel_codes(uow: UnitOfWork) -> dict[int, str]:
+    return {c.id: c.spec.code for c in uow.channels.all() if uow.actor.sees_channel(c.spec.code)}
+
+
+def _summary(uow: UnitOfWork, row: Any, lines: list[Any], channels: dict[int, str]) -> dict[str, Any]:
+    if row.channel_id not in channels:
+        raise NotFound(f"order {row.id} not found", field="order")
+    contacts = uow.actor.can(Permission.CUSTOMER_CONTACTS)
+    customer = dict(row.customer)
+    address = dict(row.shipping_address)
+    if not contacts:
+        customer["phone"] = mask_phone(customer.get("phone") or "") if customer.get("phone") else None
+        customer["email"] = mask_email(customer.get("email") or "") if customer.get("email") else None
+        address["phone"] = mask_phone(address.get("phone") or "") if address.get("phone") else None
+    return {
+        "id": row.id,
+        "number": order_number(row.id),
+        "channel": channels[row.channel_id],
+        "external_id": row.external_id,
+        "placed_at": row.placed_at,
+        "status": row.status,
+        "holds": [{**h, "action": HOLD_ACTIONS[HoldReason(h["reason"])]} for h in row.holds],
+        "customer": {**customer, "id": row.customer_id},
+        "shipping_address": address,
+        "billing_address": row.billing_address,
+        "payment": {"method": row.payment_method, "status": row.payment_status},
+        "currency": row.currency,
+        "totals": {
+            "items": format_amount(row.items_total),
+            "discounts": format_amount(row.discount_total),
+            "shipping": format_amount(row.shipping_total),
+            "tax": format_amount(row.tax_total),
+            "grand_total": format_amount(row.grand_total),
+        },
+        "risk_score": row.risk_score,
+        "dispatch_by": row.dispatch_by,
+        "sla": row.sla_state,
+        "tags": row.tags,
+        "notes": row.notes,
+        "version": row.version,
+        "lines": [_line(line) for line in lines],
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _line(line: Any) -> dict[str, Any]:
+    open_units = line.quantity - line.allocated - line.shipped - line.cancelled
+    return {
+        "line_no": line.line_no,
+        "sku": line.sku_code,
+        "mapped": line.sku_id is not None,
+        "quantity": line.quantity,
+        "unit_price": format_amount(line.unit_price),
+        "discount": format_amount(line.discount),
+        "tax": format_amount(line.tax),
+        "open": open_units,
+        "allocated": line.allocated,
+        "shipped": line.shipped,
+        "delivered": line.delivered,
+        "cancelled": line.cancelled,
+        "returned": line.returned,
+    }

@@ -1,0 +1,363 @@
+"""Orders: ingestion (idempotent by channel and external id) and the pipeline every order goes
+through — validate, score risk, route, reserve — leaving it allocated, or held with reasons a
+person can act on. Everything an order goes through is written to its timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ordermesh.adapters.db.channels import ChannelRecord
+from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.adapters.pincodes import pincode_states
+from ordermesh.domain import events
+from ordermesh.domain.access import Permission
+from ordermesh.domain.contacts import normalise_email, normalise_phone
+from ordermesh.domain.errors import Collector, ValidationFailed
+from ordermesh.domain.intake import Hold, OrderIn, SkuFacts, address_holds, build_order, line_holds
+from ordermesh.domain.orders import LineQuantities, derive_status, line_tax, totals
+from ordermesh.domain.risk import CustomerHistory, PincodeHistory, RiskConfig, RiskInput, Verdict, assess
+from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
+from ordermesh.services import routing as order_routing
+from ordermesh.services.common import require
+
+DUPLICATE_WINDOW = timedelta(hours=24)
+# Holds the pipeline decides each time it runs; a person's "release" of one sticks (cleared_holds).
+PIPELINE_HOLDS = frozenset(
+    {
+        HoldReason.UNMAPPED_SKU,
+        HoldReason.INVALID_ADDRESS,
+        HoldReason.STATE_MISMATCH,
+        HoldReason.UNSERVICEABLE,
+        HoldReason.PRICE_CHECK,
+        HoldReason.DUPLICATE_SUSPECTED,
+        HoldReason.RISK_REVIEW,
+        HoldReason.OUT_OF_STOCK,
+    }
+)
+
+
+def parse_time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.astimezone(UTC) if value.tzinfo is not None else None
+
+
+@dataclass
+class Ingested:
+    order_id: int
+    created: bool
+
+
+def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
+    """Accept an order from any channel, once.
+
+    The same (channel, external id) again returns the existing order unchanged when the payload
+    is the same; a different payload is applied as a versioned change (services.order_changes)."""
+    require(uow.actor, Permission.ORDERS_WRITE)
+    errors = Collector()
+    order_in = build_order(raw, errors, parse_time)
+    errors.raise_if_any()
+    assert order_in is not None
+    channel = uow.channels.get(order_in.channel)
+    if channel is None or not uow.actor.sees_channel(order_in.channel):
+        raise ValidationFailed(f"channel '{order_in.channel}' does not exist; create it first", field="channel")
+    existing = uow.orders.id_for_external(channel.id, order_in.external_id)
+    if existing is not None:
+        return _again(uow, existing, order_in)
+    customer_id = uow.customers.match_or_create(
+        order_in.customer_name,
+        normalise_phone(order_in.customer_phone or order_in.shipping.phone),
+        normalise_email(order_in.customer_email),
+        uow.now,
+    )
+    facts = uow.skus.facts_for([line.sku for line in order_in.lines])
+    line_rows: list[dict[str, Any]] = []
+    for n, line in enumerate(order_in.lines, start=1):
+        fact = facts.get(line.sku)
+        tax = line_tax(line.unit_price, line.quantity, line.discount, fact.gst_rate if fact else Decimal(0))
+        line_rows.append(
+            {
+                "line_no": n,
+                "sku_code": line.sku,
+                "sku_id": fact.id if fact else None,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "tax": tax,
+            }
+        )
+    money = totals(
+        [(r["unit_price"], r["quantity"], r["discount"], r["tax"]) for r in line_rows], order_in.shipping_charge
+    )
+    order_id = uow.orders.insert_if_new(
+        {
+            "channel_id": channel.id,
+            "external_id": order_in.external_id,
+            "customer_id": customer_id,
+            "placed_at": order_in.placed_at,
+            "status": OrderStatus.PENDING.value,
+            "confirmed": False,
+            "holds": [],
+            "cleared_holds": [],
+            "payment_method": order_in.payment_method.value,
+            "payment_status": order_in.payment_status.value,
+            "currency": order_in.currency,
+            "items_total": money.items,
+            "discount_total": money.discounts,
+            "shipping_total": money.shipping,
+            "tax_total": money.tax,
+            "grand_total": money.grand_total,
+            "customer": {
+                "name": order_in.customer_name,
+                "phone": order_in.customer_phone,
+                "email": order_in.customer_email,
+            },
+            "shipping_address": order_in.shipping.as_dict(),
+            "billing_address": order_in.billing.as_dict() if order_in.billing else None,
+            "tags": list(order_in.tags),
+            "notes": order_in.notes or None,
+            "dispatch_by": order_routing.dispatch_by_for(channel, order_in.placed_at),
+            "sla_state": "ok",
+            "ship_pincode": order_in.shipping.pincode,
+            "basket": order_in.basket(),
+            "payload_hash": order_in.fingerprint(),
+            "version": 1,
+            "created_at": uow.now,
+            "updated_at": uow.now,
+        }
+    )
+    if order_id is None:  # another request inserted it a moment ago; answer as for a repeat
+        raced = uow.orders.id_for_external(channel.id, order_in.external_id)
+        assert raced is not None
+        return _again(uow, raced, order_in)
+    uow.orders.add_lines(order_id, line_rows)
+    timeline = Timeline(uow, order_id)
+    timeline.add(
+        "order.received",
+        f"Order {order_in.external_id} received from {channel.spec.name} "
+        f"({order_in.payment_method.value.upper()}, ₹{money.grand_total})",
+        {"channel": channel.spec.code, "external_id": order_in.external_id},
+    )
+    run_pipeline(uow, order_id, timeline, channel=channel, order_in=order_in)
+    uow.audit(
+        "order.created",
+        "order",
+        str(order_id),
+        after={"channel": channel.spec.code, "external_id": order_in.external_id},
+    )
+    uow.emit(events.Event("order.created", {"order_id": order_id}))
+    timeline.flush()
+    uow.commit()
+    return Ingested(order_id, True)
+
+
+def _again(uow: UnitOfWork, order_id: int, order_in: OrderIn) -> Ingested:
+    import ordermesh.services.order_changes as order_changes
+
+    current = uow.orders.get(order_id)
+    assert current is not None
+    if current.row.payload_hash == order_in.fingerprint():
+        uow.commit()  # a customer matched or created for the repeat is harmless to keep
+        return Ingested(order_id, False)
+    order_changes.apply_channel_update(uow, current, order_in)
+    return Ingested(order_id, False)
+
+
+class Timeline:
+    """Collects an order's timeline entries during a use case and writes them in one statement."""
+
+    def __init__(self, uow: UnitOfWork, order_id: int):
+        self.uow = uow
+        self.order_id = order_id
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
+        self.entries.append(
+            {"at": self.uow.now, "kind": kind, "message": message, "data": data, "actor": self.uow.actor.ref}
+        )
+
+    def flush(self) -> None:
+        self.uow.orders.add_events(self.order_id, self.entries)
+        self.entries = []
+
+
+def run_pipeline(
+    uow: UnitOfWork,
+    order_id: int,
+    timeline: Timeline,
+    *,
+    channel: ChannelRecord | None = None,
+    order_in: OrderIn | None = None,
+) -> OrderStatus:
+    """Validate → risk → route → reserve, for whatever of the order is still open.
+
+    Safe to run again at any time (a hold resolved, stock arrived): it recomputes the holds it
+    owns, keeps the ones a person set or cleared, and allocates only units not yet allocated."""
+    order = uow.orders.get(order_id, for_update=True)
+    assert order is not None
+    row = order.row
+    status = OrderStatus(row.status)
+    if status in (OrderStatus.CANCELLED, OrderStatus.CLOSED) or status not in _PIPELINE_STATUSES:
+        return status
+    channel = channel or uow.channels.by_id(row.channel_id)
+    assert channel is not None
+    cleared = {HoldReason(r) for r in row.cleared_holds}
+    kept = [
+        Hold(HoldReason(h["reason"]), h["detail"]) for h in row.holds if HoldReason(h["reason"]) not in PIPELINE_HOLDS
+    ]
+    found: list[Hold] = []
+
+    codes = [line.sku_code for line in order.lines]
+    facts = uow.skus.facts_for(codes)
+    found += line_holds(
+        [_line_in(line) for line in order.lines],
+        {code: SkuFacts(f.mrp, f.active) for code, f in facts.items()},
+    )
+    addr = row.shipping_address
+    address_found, _ = address_holds(_address_in(addr), pincode_states)
+    found += address_found
+    if row.customer_id is not None:
+        dupes = uow.orders.duplicates(row.customer_id, row.basket, row.placed_at - DUPLICATE_WINDOW, row.id)
+        if dupes:
+            found.append(
+                Hold(HoldReason.DUPLICATE_SUSPECTED, f"same buyer and items as order {dupes[0]} within 24 hours")
+            )
+
+    update: dict[str, Any] = {}
+    if row.risk is None:  # scored once, at intake; a person's decision is recorded as a cleared hold
+        assessment = _assess(uow, order)
+        update["risk_score"] = assessment.score
+        update["risk"] = assessment.to_dict()
+        reasons = "; ".join(r.message for r in assessment.reasons) or "no risk signals"
+        timeline.add("order.risk_scored", f"Risk score {assessment.score}: {reasons}", assessment.to_dict())
+        verdict = assessment.verdict
+    else:
+        verdict = Verdict(row.risk["verdict"])
+    if verdict is Verdict.CANCEL and HoldReason.RISK_REVIEW not in cleared:
+        import ordermesh.services.order_actions as order_actions
+
+        uow.orders.update(order_id, **update)
+        order_actions.cancel_whole(
+            uow, order_id, timeline, reason="cancelled automatically: risk score above the cancel threshold"
+        )
+        return OrderStatus.CANCELLED
+    if verdict is Verdict.HOLD:
+        found.append(
+            Hold(
+                HoldReason.RISK_REVIEW, f"risk score {update.get('risk_score', row.risk_score)}: verify with the buyer"
+            )
+        )
+
+    holds = kept + [h for h in found if h.reason not in cleared]
+    confirmed = bool(row.confirmed) or not holds
+    quantities = [_quantities(line) for line in order.lines]
+    if not holds and any(q.open for q in quantities):
+        outcome = order_routing.allocate(uow, order, channel, timeline)
+        if outcome.hold is not None and outcome.hold.reason not in cleared:
+            holds.append(outcome.hold)
+        quantities = outcome.quantities or quantities
+        if outcome.decision is not None:
+            update["routing"] = outcome.decision
+    new_status = derive_status(quantities, holds=[h.reason for h in holds], confirmed=confirmed)
+    previous_holds = {h["reason"] for h in row.holds}
+    for h in holds:
+        if h.reason.value not in previous_holds:
+            timeline.add("order.held", f"On hold ({h.reason.value}): {h.detail}", h.as_dict())
+    for reason in previous_holds - {h.reason.value for h in holds}:
+        timeline.add("order.hold_cleared", f"Hold {reason} no longer applies", {"reason": reason})
+    if new_status.value != row.status:
+        timeline.add(
+            "order.status_changed", f"{row.status} → {new_status.value}", {"from": row.status, "to": new_status.value}
+        )
+        uow.emit(
+            events.Event("order.status_changed", {"order_id": order_id, "from": row.status, "to": new_status.value})
+        )
+    uow.orders.update(
+        order_id,
+        status=new_status.value,
+        holds=[h.as_dict() for h in holds],
+        confirmed=confirmed,
+        updated_at=uow.now,
+        **update,
+    )
+    return new_status
+
+
+_PIPELINE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.CONFIRMED, OrderStatus.ALLOCATED})
+
+
+def _assess(uow: UnitOfWork, order: OrderRow) -> Any:
+    row = order.row
+    config = RiskConfig.from_dict(uow.tenant_settings().get("risk") or {})
+    history = (
+        uow.orders.customer_history(row.customer_id, row.placed_at - timedelta(hours=config.phone_window_hours), row.id)
+        if row.customer_id is not None
+        else None
+    )
+    shipments, rto = uow.orders.pincode_history(row.ship_pincode, row.id)
+    addr = row.shipping_address
+    inp = RiskInput(
+        payment_method=PaymentMethod(row.payment_method),
+        grand_total=Decimal(row.grand_total),
+        line1=addr.get("line1", ""),
+        line2=addr.get("line2") or None,
+        city=addr.get("city", ""),
+        pincode=addr.get("pincode", ""),
+        customer=CustomerHistory(history.orders, history.delivered, history.rto, history.returned)
+        if history
+        else CustomerHistory(),
+        pincode_history=PincodeHistory(shipments, rto),
+        phone_orders_in_window=history.recent if history else 0,
+    )
+    return assess(inp, config)
+
+
+def _line_in(line: Any) -> Any:
+    from ordermesh.domain.intake import LineIn
+
+    return LineIn(line.sku_code, line.quantity, Decimal(line.unit_price), Decimal(line.discount))
+
+
+def _address_in(addr: Mapping[str, Any]) -> Any:
+    from ordermesh.domain.intake import AddressIn
+
+    return AddressIn(
+        addr.get("name", ""), addr.get("line1", ""), addr.get("line2", ""), addr.get("city", ""),
+        addr.get("state", ""), addr.get("pincode", ""), addr.get("phone", ""),
+    )  # fmt: skip
+
+
+def _quantities(line: Any) -> LineQuantities:
+    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)
+
+
+def allocate_backorders(uow: UnitOfWork, sku_codes: list[str], *, limit: int = 50) -> list[int]:
+    """Stock arrived for these SKUs: try the orders waiting only for stock, oldest placed first.
+
+    Called by the worker for each stock change; an order that now allocates changes stock again,
+    which brings the next waiting orders in turn."""
+    facts = uow.skus.facts_for(sku_codes)
+    sku_ids = [f.id for f in facts.values()]
+    # bundles that contain these SKUs wait on them too
+    for code in sku_codes:
+        fact = facts.get(code)
+        if fact is not None and not fact.is_bundle:
+            sku_ids += [f.id for f in uow.skus.facts_for(uow.skus.bundles_containing(fact.id)).values()]
+    allocated = []
+    for order_id in uow.orders.held_for_stock(sku_ids, limit):
+        order = uow.orders.get(order_id)
+        assert order is not None
+        if {h["reason"] for h in order.row.holds} != {HoldReason.OUT_OF_STOCK.value}:
+            continue  # held for something a person must look at too
+        timeline = Timeline(uow, order_id)
+        if run_pipeline(uow, order_id, timeline) is OrderStatus.ALLOCATED:
+            allocated.append(order_id)
+        timeline.flush()
+    return allocated

@@ -1,0 +1,199 @@
+"""Routing an order to the location(s) that ship it, and reserving the stock there, in the
+order's transaction. The decision itself is pure (domain.routing); this module gathers its facts
+(candidate locations, stock, pincodes) and carries it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from ordermesh.adapters import pincode_directory
+from ordermesh.adapters.db.channels import ChannelRecord
+from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.domain.catalog import Component, bundle_available
+from ordermesh.domain.errors import Collector, InsufficientStock
+from ordermesh.domain.intake import Hold
+from ordermesh.domain.locations import Capability
+from ordermesh.domain.orders import LineQuantities
+from ordermesh.domain.routing import Candidate, Outcome, RouteLine, RoutingDecision, RoutingRules, route
+from ordermesh.domain.sla import DispatchSla, dispatch_by
+from ordermesh.domain.statuses import HoldReason, PaymentMethod
+from ordermesh.services.inventory import StockLine, reserve_in_transaction
+
+ATTEMPTS = 2  # route again once if a reservation loses a race for the last units
+
+
+def dispatch_by_for(channel: ChannelRecord, placed_at: datetime) -> datetime:
+    """The dispatch deadline the channel's SLA sets (2 business days, 14:00 IST cut-off, when the
+    channel does not say: the most lenient common marketplace handling time)."""
+    return dispatch_by(placed_at, DispatchSla.from_dict(channel.spec.sla or {}))
+
+
+def validate_channel_settings(sla: dict[str, Any], rules: dict[str, Any], errors: Collector) -> None:
+    if sla:
+        DispatchSla.from_dict(sla, errors, "sla")
+    if rules:
+        rules_from(rules, errors)
+
+
+def rules_from(raw: dict[str, Any], errors: Collector | None = None) -> RoutingRules:
+    known = {
+        "min_shipment_value",
+        "allow_split",
+        "pinned_location",
+        "fallback_location",
+        "max_split_locations",
+        "strategy",
+    }
+    problems = Collector() if errors is None else errors
+    for key in sorted(set(raw) - known):
+        problems.add(f"routing.{key}", f"unknown setting; use {', '.join(sorted(known))}")
+    try:
+        rules = RoutingRules(
+            min_shipment_value=Decimal(str(raw.get("min_shipment_value", "0"))),
+            allow_split=bool(raw.get("allow_split", True)),
+            pinned_location=raw.get("pinned_location"),
+            fallback_location=raw.get("fallback_location"),
+            max_split_locations=raw.get("max_split_locations"),
+            strategy=raw.get("strategy"),
+        )
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        problems.add("routing", str(exc))
+        rules = RoutingRules()
+    if errors is None:
+        problems.raise_if_any()
+    return rules
+
+
+@dataclass
+class Allocation:
+    hold: Hold | None
+    quantities: list[LineQuantities] | None
+    decision: dict[str, Any] | None
+
+
+def allocate(uow: UnitOfWork, order: OrderRow, channel: ChannelRecord, timeline: Any) -> Allocation:
+    """Route the order's open units and reserve them; or say which hold stops it."""
+    row = order.row
+    open_lines = [line for line in order.lines if line.sku_id is not None and _q(line).open > 0]
+    if not open_lines:
+        return Allocation(None, None, None)
+    destination = pincode_directory.lookup(row.ship_pincode)
+    candidates = _candidates(uow, channel, [line.sku_code for line in open_lines], destination is not None)
+    rules = rules_from(channel.spec.routing or {})
+    route_lines = [
+        RouteLine(
+            str(line.id),
+            line.sku_code,
+            _q(line).open,
+            Decimal(line.unit_price) * _q(line).open - Decimal(line.discount),
+        )
+        for line in open_lines
+    ]
+    by_id = {str(line.id): line for line in open_lines}
+    decision: RoutingDecision | None = None
+    for attempt in range(ATTEMPTS):
+        decision = route(route_lines, candidates, destination, PaymentMethod(row.payment_method), rules)
+        if decision.outcome not in (Outcome.ALLOCATED, Outcome.FALLBACK):
+            break
+        try:
+            with uow.savepoint():
+                reserve_in_transaction(
+                    uow,
+                    [StockLine(by_id[a.line_key].sku_code, a.location, a.quantity) for a in decision.assignments],
+                    reference=f"order:{row.id}",
+                )
+        except InsufficientStock as exc:
+            timeline.add("order.reservation_lost", f"Stock went elsewhere while routing: {exc.detail}", None)
+            if attempt + 1 < ATTEMPTS:
+                candidates = _candidates(uow, channel, [line.sku_code for line in open_lines], destination is not None)
+            continue
+        return _record(uow, order, decision, by_id, timeline)
+    assert decision is not None
+    text = " ".join(decision.explanation[:3])
+    if not any(h["reason"] == HoldReason.OUT_OF_STOCK.value for h in row.holds):  # say it once, not on every retry
+        timeline.add("order.routing_failed", text, decision.as_dict())
+    if decision.outcome is Outcome.NO_ELIGIBLE_LOCATION:
+        return Allocation(Hold(HoldReason.UNSERVICEABLE, text), None, decision.as_dict())
+    return Allocation(Hold(HoldReason.OUT_OF_STOCK, text), None, decision.as_dict())
+
+
+def _record(
+    uow: UnitOfWork, order: OrderRow, decision: RoutingDecision, by_id: dict[str, Any], timeline: Any
+) -> Allocation:
+    locations = uow.locations.ids_for({a.location for a in decision.assignments})
+    uow.orders.add_allocations(
+        order.row.id,
+        [
+            {"line_id": int(a.line_key), "location_id": locations[a.location], "quantity": a.quantity}
+            for a in decision.assignments
+        ],
+        uow.now,
+    )
+    added: dict[str, int] = {}
+    for a in decision.assignments:
+        added[a.line_key] = added.get(a.line_key, 0) + a.quantity
+    quantities = []
+    counts = []
+    for line in order.lines:
+        q = _q(line)
+        if str(line.id) in added:
+            q = q.allocate(added[str(line.id)])
+            counts.append({"id": line.id, "allocated": q.allocated})
+        quantities.append(q)
+    uow.orders.set_line_counts(counts)
+    timeline.add("order.routed", " ".join(decision.explanation), decision.as_dict())
+    return Allocation(None, quantities, decision.as_dict())
+
+
+def _candidates(uow: UnitOfWork, channel: ChannelRecord, sku_codes: list[str], serviceable: bool) -> list[Candidate]:
+    """Every location with its stock of the order's SKUs (bundles derived from components).
+
+    Routing sees every location, whatever the acting person may see: the decision is the
+    tenant's, not the user's."""
+    facts = uow.skus.facts_for(sku_codes)
+    plain = {code: f.id for code, f in facts.items() if not f.is_bundle}
+    bundles = {code: f.id for code, f in facts.items() if f.is_bundle}
+    components = uow.skus.components_of(list(bundles.values())) if bundles else {}
+    component_ids = {cid for parts in components.values() for cid, _ in parts}
+    balances = uow.stock.by_location(list(set(plain.values()) | component_ids))
+    stock: dict[str, dict[str, int]] = {}  # location -> sku code -> available
+    by_sku_id: dict[str, dict[int, int]] = {}
+    for sku_id, rows in balances.items():
+        for r in rows:
+            by_sku_id.setdefault(r.location, {})[sku_id] = r.balance.available
+    for location, avail in by_sku_id.items():
+        at = stock.setdefault(location, {})
+        for code, sid in plain.items():
+            at[code] = avail.get(sid, 0)
+        for code, bid in bundles.items():
+            parts = [Component(str(cid), q) for cid, q in components.get(bid, [])]
+            at[code] = bundle_available(parts, {str(cid): avail.get(cid, 0) for cid, _ in components.get(bid, [])})
+    serving = set(channel.spec.locations) if channel.spec.locations else None
+    out = []
+    for loc in uow.locations.all():
+        spec = loc.spec
+        origin = pincode_directory.lookup(spec.address.pincode)
+        if origin is None:
+            continue
+        out.append(
+            Candidate(
+                code=spec.code,
+                origin=origin,
+                priority=spec.priority,
+                serves_channel=serving is None or spec.code in serving,
+                ships=Capability.SHIPS in spec.capabilities,
+                active=spec.active,
+                serviceable=serviceable,
+                stock=stock.get(spec.code, {}),
+                name=spec.name,
+            )
+        )
+    return out
+
+
+def _q(line: Any) -> LineQuantities:
+    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)
