@@ -127,8 +127,9 @@ def best_split(
             return None
         # combinations() of the ranked list come out in the order of split_key's last part, and the
         # sort is stable, so sorting by the sums alone gives split_key's order, cheaper.
-        covering = [chosen for chosen in combinations(ordered, size) if _covers(chosen, demand)]
-        for chosen in sorted(covering, key=_sums):
+        for chosen in sorted(combinations(ordered, size), key=_sums):
+            if not _covers(chosen, demand):
+                continue
             plan = (
                 _fill(lines, chosen, splittable) if minimum <= 0 else _fill_minimum(lines, chosen, splittable, minimum)
             )
