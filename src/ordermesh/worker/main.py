@@ -10,9 +10,10 @@ import socket
 import threading
 from datetime import timedelta
 
-from ordermesh.adapters.db.outbox import ClaimedEvent
+from ordermesh.adapters.db.outbox import ClaimedEvent, take_job
 from ordermesh.bootstrap import Container
 from ordermesh.worker.handlers import EVENT_HANDLERS, Handler
+from ordermesh.worker.jobs import JOBS, tenants
 
 log = logging.getLogger("ordermesh.worker")
 
@@ -33,6 +34,24 @@ class Worker:
         self.lease = timedelta(seconds=s.worker_lease_seconds)
         self.max_attempts = s.worker_max_attempts
         self.poll = s.worker_poll_seconds
+
+    def run_jobs(self) -> list[str]:
+        """Run the periodic jobs that are due (and that no other worker has just taken)."""
+        ran = []
+        for job in JOBS:
+            with self.container.uow(tenant_id=None) as uow:
+                taken = take_job(uow.conn, job.name, uow.now, job.every)
+                ids = tenants(uow) if taken else []
+                uow.commit()
+            for tenant_id in ids:
+                try:
+                    with self.container.uow(tenant_id=tenant_id) as uow:
+                        job.run(uow)
+                except Exception:  # one tenant's failure must not stop the others
+                    log.exception("job %s failed for tenant %s", job.name, tenant_id)
+            if taken:
+                ran.append(job.name)
+        return ran
 
     def run_once(self) -> int:
         """Claim one batch and process it. Returns how many events were claimed."""
@@ -63,6 +82,7 @@ class Worker:
         log.info("worker %s started", self.name)
         while not stop.is_set():
             try:
+                self.run_jobs()
                 busy = self.run_once() > 0
             except Exception:  # e.g. the database restarting; keep going after a pause
                 log.exception("worker loop error; retrying")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -291,7 +291,8 @@ class OrderRepository:
         )
         return [r[0] for r in rows]
 
-    def due_for_sla(self, now: datetime, at_risk_until: datetime, limit: int) -> list[Any]:
+    def due_for_sla(self, horizon: datetime, limit: int) -> list[Any]:
+        """Undispatched orders whose deadline is before ``horizon`` and not yet reported breached."""
         open_statuses = ["pending", "on_hold", "confirmed", "allocated", "in_fulfilment"]
         return list(
             self.conn.execute(
@@ -300,14 +301,30 @@ class OrderRepository:
                     ORDERS.c.tenant_id == self.tenant_id,
                     ORDERS.c.status.in_(open_statuses),
                     ORDERS.c.dispatch_by.is_not(None),
-                    ORDERS.c.dispatch_by <= at_risk_until,
-                    or_(
-                        and_(ORDERS.c.sla_state == "ok"),
-                        and_(ORDERS.c.sla_state == "at_risk", ORDERS.c.dispatch_by <= now),
-                    ),
+                    ORDERS.c.dispatch_by <= horizon,
+                    ORDERS.c.sla_state != "breached",
                 )
                 .order_by(ORDERS.c.dispatch_by)
                 .limit(limit)
+            )
+        )
+
+    def sla_breaches(self) -> list[Any]:
+        """Open orders past or near their deadline, counted by channel and allocated location."""
+        return list(
+            self.conn.execute(
+                select(
+                    ORDERS.c.sla_state,
+                    CHANNELS.c.code.label("channel"),
+                    LOCS.c.code.label("location"),
+                    func.count(func.distinct(ORDERS.c.id)),
+                )
+                .join(CHANNELS, CHANNELS.c.id == ORDERS.c.channel_id)
+                .outerjoin(ALLOCS, and_(ALLOCS.c.order_id == ORDERS.c.id, ALLOCS.c.quantity > 0))
+                .outerjoin(LOCS, LOCS.c.id == ALLOCS.c.location_id)
+                .where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.sla_state.in_(["at_risk", "breached"]))
+                .group_by(ORDERS.c.sla_state, CHANNELS.c.code, LOCS.c.code)
+                .order_by(ORDERS.c.sla_state, CHANNELS.c.code, LOCS.c.code)
             )
         )
 

@@ -81,3 +81,19 @@ class OutboxRepository:
         }
         oldest = self.conn.execute(select(func.min(OUTBOX.c.available_at)).where(OUTBOX.c.status == "pending")).scalar()
         return counts, oldest
+
+
+JOB_RUNS = t.JobRun.__table__
+
+
+def take_job(conn: Connection, name: str, now: datetime, every: timedelta) -> bool:
+    """True for exactly one caller per interval, however many workers ask at once."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ins = pg_insert(JOB_RUNS) if conn.dialect.name == "postgresql" else sqlite_insert(JOB_RUNS)
+    conn.execute(ins.values(name=name, last_run_at=now - every).on_conflict_do_nothing(index_elements=["name"]))
+    taken = conn.execute(
+        update(JOB_RUNS).where(JOB_RUNS.c.name == name, JOB_RUNS.c.last_run_at <= now - every).values(last_run_at=now)
+    )
+    return taken.rowcount == 1

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ordermesh.api.deps import PrincipalDep, UowDep
 from ordermesh.api.schemas.common import PROBLEM_RESPONSES, Input, PageOut
 from ordermesh.domain.access import ROLE_PERMISSIONS
-from ordermesh.services import platform
+from ordermesh.services import platform, sla
 
 router = APIRouter(prefix="/api/v1", tags=["platform"], responses=PROBLEM_RESPONSES)
 
@@ -105,3 +105,16 @@ class AlertOut(BaseModel):
 def alerts(uow: UowDep) -> list[dict[str, Any]]:
     """Open alerts (low stock now; SLA breaches and sync errors as they come)."""
     return platform.open_alerts(uow)
+
+
+class SlaRowOut(BaseModel):
+    sla: str
+    channel: str
+    location: str | None
+    orders: int
+
+
+@router.get("/sla/breaches", response_model=list[SlaRowOut])
+def sla_breaches(uow: UowDep) -> list[dict[str, Any]]:
+    """Open orders at risk of missing, or past, their dispatch-by time, by channel and location."""
+    return sla.breach_report(uow)
