@@ -14,7 +14,7 @@ from ordermesh import __version__
 from ordermesh.adapters.db import migrate
 from ordermesh.api import problems
 from ordermesh.api.middleware import RequestMiddleware
-from ordermesh.api.routers import channels, health, inventory, locations, orders, platform, skus
+from ordermesh.api.routers import channels, customers, health, inventory, locations, orders, platform, skus
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
@@ -70,6 +70,7 @@ def create_app(
         inventory.router,
         channels.router,
         orders.router,
+        customers.router,
         platform.router,
         health.router,
     ):

@@ -30,6 +30,8 @@ class Permission(StrEnum):
     ORDERS_WRITE = "orders:write"
     CUSTOMERS_READ = "customers:read"
     CUSTOMER_CONTACTS = "customers:contacts"  # see phone numbers and emails unmasked
+    CUSTOMERS_ERASE = "customers:erase"  # anonymise a person on request (DPDP Act)
+    SETTINGS_WRITE = "settings:write"
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
 
@@ -56,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHANNELS_WRITE,
             Permission.ORDERS_WRITE,
             Permission.CUSTOMER_CONTACTS,
+            Permission.SETTINGS_WRITE,
         }
     ),
     Role.WAREHOUSE: frozenset(_READ | {Permission.INVENTORY_WRITE}),

@@ -252,3 +252,30 @@ def list_api_keys(uow: UnitOfWork) -> list[Any]:
     require(uow.actor, Permission.USERS_MANAGE)
     assert uow.tenant_id is not None
     return uow.api_keys.for_tenant(uow.tenant_id)
+
+
+def get_risk_rules(uow: UnitOfWork) -> dict[str, Any]:
+    from ordermesh.domain.risk import RiskConfig
+
+    require(uow.actor, Permission.ORDERS_READ)
+    return RiskConfig.from_dict(uow.tenant_settings().get("risk") or {}).to_dict()
+
+
+def set_risk_rules(uow: UnitOfWork, raw: dict[str, Any]) -> dict[str, Any]:
+    """Replace the tenant's risk rules (missing keys take their defaults); the old and new rules
+    are kept in the audit trail, which is their version history."""
+    from ordermesh.domain.risk import RiskConfig
+
+    require(uow.actor, Permission.SETTINGS_WRITE)
+    errors = Collector()
+    config = RiskConfig.from_dict(raw, errors)
+    errors.raise_if_any()
+    assert config is not None and uow.tenant_id is not None
+    settings = dict(uow.tenant_settings())
+    before = RiskConfig.from_dict(settings.get("risk") or {}).to_dict()
+    after = config.to_dict()
+    settings["risk"] = after
+    uow.tenants.set_settings(uow.tenant_id, settings)
+    uow.audit("settings.risk_changed", "settings", "risk", before=before, after=after)
+    uow.commit()
+    return after

@@ -27,8 +27,8 @@ def test_admin_can_do_everything() -> None:
     assert all(actor(Role.ADMIN).can(p) for p in Permission)
 
 
-def test_ops_can_do_everything_but_manage_users() -> None:
-    assert {p for p in Permission if actor(Role.OPS).can(p)} == set(Permission) - {P.USERS_MANAGE}
+def test_ops_can_do_everything_but_manage_users_and_erase_customers() -> None:
+    assert {p for p in Permission if actor(Role.OPS).can(p)} == set(Permission) - {P.USERS_MANAGE, P.CUSTOMERS_ERASE}
 
 
 def test_warehouse_moves_stock_but_does_not_promise_it() -> None:

@@ -270,6 +270,16 @@ class OrderRepository:
         ).one()
         return int(row[0] or 0), int(row[1] or 0)
 
+    def of_customer(self, customer_id: int) -> list[Any]:
+        """Every order of a customer with its personal fields (for erasure)."""
+        return list(
+            self.conn.execute(
+                select(ORDERS.c.id, ORDERS.c.customer, ORDERS.c.shipping_address, ORDERS.c.billing_address).where(
+                    ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.customer_id == customer_id
+                )
+            )
+        )
+
     def held_for_stock(self, sku_ids: Sequence[int], limit: int) -> list[int]:
         """Orders waiting for stock of these SKUs, oldest placed first (first in, first served)."""
         if not sku_ids:
@@ -372,9 +382,9 @@ class CustomerRepository:
             select(CUSTOMERS).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.id == customer_id)
         ).first()
 
-    def erase(self, customer_id: int, now: datetime) -> None:
+    def erase(self, customer_id: int, name: str, now: datetime) -> None:
         self.conn.execute(
             update(CUSTOMERS)
             .where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.id == customer_id)
-            .values(name="erased customer", phone=None, email=None, erased_at=now)
+            .values(name=name, phone=None, email=None, erased_at=now)
         )

@@ -74,6 +74,9 @@ class TenantRepository:
         row = self.conn.execute(select(TENANTS).where(TENANTS.c.id == tenant_id)).first()
         return TenantRow(row.id, row.code, row.name, row.settings) if row else None
 
+    def set_settings(self, tenant_id: int, settings: dict[str, Any]) -> None:
+        self.conn.execute(update(TENANTS).where(TENANTS.c.id == tenant_id).values(settings=settings))
+
     def all(self) -> list[TenantRow]:
         rows = self.conn.execute(select(TENANTS).order_by(TENANTS.c.code)).all()
         return [TenantRow(r.id, r.code, r.name, r.settings) for r in rows]
