@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.idcache import IdCache, StagedIds
 from ordermesh.domain.catalog import Component, SkuSpec, canonical
 from ordermesh.domain.india import state_by_gst_code
 from ordermesh.domain.locations import Address, Capability, LocationKind, LocationSpec
@@ -143,9 +144,10 @@ class SkuRecord:
 
 
 class SkuRepository:
-    def __init__(self, conn: Connection, tenant_id: int):
+    def __init__(self, conn: Connection, tenant_id: int, cache: StagedIds | None = None):
         self.conn = conn
         self.tenant_id = tenant_id
+        self.cache = cache or StagedIds(IdCache())
 
     def _scoped(self) -> Any:
         return SKUS.c.tenant_id == self.tenant_id
@@ -158,13 +160,15 @@ class SkuRepository:
 
     def ids_for(self, codes: Iterable[str]) -> dict[str, tuple[int, bool]]:
         """code -> (id, is_bundle) for the codes that exist in this tenant."""
-        codes = list(set(codes))
-        if not codes:
-            return {}
-        rows = self.conn.execute(
-            select(SKUS.c.code, SKUS.c.id, SKUS.c.is_bundle).where(self._scoped(), SKUS.c.code.in_(codes))
-        )
-        return {r.code: (r.id, r.is_bundle) for r in rows}
+        found, missing = self.cache.skus(self.tenant_id, list(set(codes)))
+        if missing:
+            rows = self.conn.execute(
+                select(SKUS.c.code, SKUS.c.id, SKUS.c.is_bundle).where(self._scoped(), SKUS.c.code.in_(missing))
+            )
+            fetched = {r.code: (r.id, r.is_bundle) for r in rows}
+            self.cache.remember_skus(self.tenant_id, fetched)
+            found.update(fetched)
+        return found
 
     def facts_for(self, codes: Iterable[str]) -> dict[str, SkuFacts]:
         """What order intake needs to know of each SKU a channel names, in one query."""
@@ -238,6 +242,7 @@ class SkuRepository:
         return sku_id
 
     def replace(self, sku_id: int, spec: SkuSpec, component_ids: dict[str, int], now: datetime) -> None:
+        self.cache.forget_sku(self.tenant_id, spec.code)
         self.conn.execute(
             update(SKUS)
             .where(self._scoped(), SKUS.c.id == sku_id)
@@ -349,9 +354,10 @@ class LocationRecord:
 
 
 class LocationRepository:
-    def __init__(self, conn: Connection, tenant_id: int):
+    def __init__(self, conn: Connection, tenant_id: int, cache: StagedIds | None = None):
         self.conn = conn
         self.tenant_id = tenant_id
+        self.cache = cache or StagedIds(IdCache())
 
     def get(self, code: str) -> LocationRecord | None:
         row = self.conn.execute(
@@ -373,15 +379,17 @@ class LocationRepository:
         return [_location(r) for r in self.conn.execute(stmt.order_by(LOCATIONS.c.code).limit(limit))]
 
     def ids_for(self, codes: Iterable[str]) -> dict[str, int]:
-        codes = list(set(codes))
-        if not codes:
-            return {}
-        rows = self.conn.execute(
-            select(LOCATIONS.c.code, LOCATIONS.c.id).where(
-                LOCATIONS.c.tenant_id == self.tenant_id, LOCATIONS.c.code.in_(codes)
+        found, missing = self.cache.locations(self.tenant_id, list(set(codes)))
+        if missing:
+            rows = self.conn.execute(
+                select(LOCATIONS.c.code, LOCATIONS.c.id).where(
+                    LOCATIONS.c.tenant_id == self.tenant_id, LOCATIONS.c.code.in_(missing)
+                )
             )
-        )
-        return {r.code: r.id for r in rows}
+            fetched = {r.code: r.id for r in rows}
+            self.cache.remember_locations(self.tenant_id, fetched)
+            found.update(fetched)
+        return found
 
     def add(self, spec: LocationSpec, now: datetime) -> int:
         return int(

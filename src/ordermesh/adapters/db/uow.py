@@ -15,6 +15,7 @@ from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.channels import ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
+from ordermesh.adapters.db.idcache import IdCache, StagedIds
 from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
@@ -49,8 +50,11 @@ class UnitOfWork:
         clock: Clock | None = None,
         request_id: str | None = None,
         write: bool = True,
+        ids: IdCache | None = None,
     ):
         self._engine = engine
+        self._ids = ids or IdCache()
+        self._staged = StagedIds(self._ids)
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock or SystemClock()
@@ -77,8 +81,8 @@ class UnitOfWork:
         return self
 
     def _bind_tenant(self, tenant_id: int) -> None:
-        self.skus = SkuRepository(self.conn, tenant_id)
-        self.locations = LocationRepository(self.conn, tenant_id)
+        self.skus = SkuRepository(self.conn, tenant_id, self._staged)
+        self.locations = LocationRepository(self.conn, tenant_id, self._staged)
         self.stock = StockRepository(self.conn, tenant_id)
         self.audit_log = AuditRepository(self.conn, tenant_id)
         self.alerts = AlertRepository(self.conn, tenant_id)
@@ -112,6 +116,9 @@ class UnitOfWork:
         return self._settings
 
     def __exit__(self, *exc: object) -> None:
+        if not self.write and exc[0] is None:
+            self._staged.publish()  # nothing was written, so everything read was committed data
+        self._staged.discard()
         if self._tx.is_active:
             self._tx.rollback()
         self.conn.close()
@@ -187,6 +194,7 @@ class UnitOfWork:
                 ],
             )
         self._tx.commit()
+        self._staged.publish()
         self._audit.clear()
         self._events.clear()
         self._now = None
@@ -208,6 +216,8 @@ UowFactory = Callable[..., UnitOfWork]
 
 
 def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
+    ids = IdCache()
+
     def factory(
         *,
         tenant_id: int | None,
@@ -215,6 +225,8 @@ def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
         request_id: str | None = None,
         write: bool = True,
     ) -> UnitOfWork:
-        return UnitOfWork(engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write)
+        return UnitOfWork(
+            engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write, ids=ids
+        )
 
     return factory
