@@ -242,3 +242,18 @@ def test_another_tenants_order_is_not_found(shop: Api, other_api: Api) -> None:
     assert other_api.get(f"/api/v1/orders/{placed['id']}").status_code == 404
     assert other_api.post(f"/api/v1/orders/{placed['id']}/cancel", {"reason": "x"}).status_code == 404
     assert other_api.get("/api/v1/orders").json()["items"] == []
+
+
+def test_queue_counts_are_exact_up_to_a_cap(shop: Api) -> None:
+    from ordermesh.services import order_queries
+
+    for i in range(3):
+        shop.post("/api/v1/orders", order(f"N{i}", customer={"name": f"B{i}", "phone": f"97{i}0000000"}))
+    with shop.tenant.uow(write=False) as uow:
+        assert order_queries.count_orders(uow, status="allocated").label == "3"
+        original = order_queries.COUNT_CAP
+        order_queries.COUNT_CAP = 2
+        try:
+            assert order_queries.count_orders(uow).label == "2+"
+        finally:
+            order_queries.COUNT_CAP = original

@@ -89,6 +89,31 @@ def list_orders(
     return Page(items, encode_cursor(rows[-1].id) if more and rows else None)
 
 
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class OrderCount:
+    count: int
+    exact: bool  # False: there are more than ``count``; the queue says "10,000+"
+
+    @property
+    def label(self) -> str:
+        return f"{self.count:,}" if self.exact else f"{self.count:,}+"
+
+
+def count_orders(uow: UnitOfWork, *, status: str | None = None, channel: str | None = None) -> OrderCount:
+    """Orders matching a queue filter, exact up to 10,000 and "10,000+" beyond: counting millions
+    of rows to print one number is not worth a slow page."""
+    require(uow.actor, Permission.ORDERS_READ)
+    codes = _channel_codes(uow)
+    channel_id = next((i for i, c in codes.items() if c == channel), None) if channel else None
+    if channel and channel_id is None:
+        raise NotFound(f"channel '{channel}' not found", field="channel")
+    n = uow.orders.count_up_to(status=status, channel_id=channel_id, cap=COUNT_CAP)
+    return OrderCount(min(n, COUNT_CAP), n <= COUNT_CAP)
+
+
 def _channel_codes(uow: UnitOfWork) -> dict[int, str]:
     return {c.id: c.spec.code for c in uow.channels.all() if uow.actor.sees_channel(c.spec.code)}
 

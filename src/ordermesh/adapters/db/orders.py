@@ -215,6 +215,16 @@ class OrderRepository:
             rows = [r for r in rows if any(h.get("reason") == hold for h in r.holds)][:limit]
         return rows
 
+    def count_up_to(self, *, status: str | None, channel_id: int | None, cap: int) -> int:
+        """How many orders match, counting no further than ``cap`` + 1 (a bounded index scan)."""
+        inner = select(ORDERS.c.id).where(ORDERS.c.tenant_id == self.tenant_id)
+        if status:
+            inner = inner.where(ORDERS.c.status == status)
+        if channel_id is not None:
+            inner = inner.where(ORDERS.c.channel_id == channel_id)
+        sub = inner.limit(cap + 1).subquery()
+        return int(self.conn.execute(select(func.count()).select_from(sub)).scalar_one())
+
     def lines_for(self, order_ids: Sequence[int]) -> dict[int, list[Any]]:
         if not order_ids:
             return {}
