@@ -61,6 +61,7 @@ SECTIONS: list[Section] = [
     Section("inventory", "Inventory", "/inventory", Permission.INVENTORY_READ),
     Section("catalog", "Catalog", "/catalog", Permission.CATALOG_READ),
     Section("locations", "Locations", "/locations", Permission.LOCATIONS_READ),
+    Section("orders", "Orders", "/orders", Permission.ORDERS_READ),
 ]
 
 

@@ -55,6 +55,36 @@
     });
   }
 
+  // The order queue: "select all" ticks every order on the page, and the bar says how many are chosen.
+  var bulk = document.querySelector("[data-bulk-form]");
+  if (bulk) {
+    var all = bulk.querySelector("[data-select-all]");
+    var note = bulk.querySelector("[data-selection-note]");
+    var boxes = function () { return bulk.querySelectorAll("input[name=order]"); };
+    var count = function () {
+      var chosen = Array.prototype.filter.call(boxes(), function (box) { return box.checked; }).length;
+      if (note) {
+        note.textContent = chosen ? chosen + " selected:" : "Select orders, then";
+      }
+      if (all) {
+        all.checked = chosen > 0 && chosen === boxes().length;
+        all.indeterminate = chosen > 0 && chosen < boxes().length;
+      }
+    };
+    if (all) {
+      all.addEventListener("change", function () {
+        boxes().forEach(function (box) { box.checked = all.checked; });
+        count();
+      });
+    }
+    bulk.addEventListener("change", function (event) {
+      if (event.target instanceof HTMLInputElement && event.target.name === "order") {
+        count();
+      }
+    });
+    count();
+  }
+
   // After a rejected form, start at the first field that needs fixing.
   var invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) {
