@@ -257,3 +257,18 @@ def test_queue_counts_are_exact_up_to_a_cap(shop: Api) -> None:
             assert order_queries.count_orders(uow).label == "2+"
         finally:
             order_queries.COUNT_CAP = original
+
+
+def test_hold_filter_pages_through_every_matching_order(shop: Api) -> None:
+    for i in range(7):
+        shop.post("/api/v1/orders", order(f"HU{i}", ("NOPE", 1), customer={"name": f"U{i}", "phone": f"96{i}0000000"}))
+        shop.post("/api/v1/orders", order(f"HP{i}", price="999", customer={"name": f"P{i}", "phone": f"95{i}0000000"}))
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = shop.get(f"/api/v1/orders?hold=unmapped_sku&limit=3{cursor}").json()
+        seen += [o["external_id"] for o in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == [f"HU{i}" for i in reversed(range(7))]

@@ -207,13 +207,22 @@ class OrderRepository:
             stmt = stmt.where(ORDERS.c.sla_state == sla)
         if hold:
             stmt = stmt.where(ORDERS.c.status == "on_hold")
-        if before_id is not None:
-            stmt = stmt.where(ORDERS.c.id < before_id)
-        # a hold filter is applied to the JSON list in Python over a bounded window of on-hold orders
-        rows = list(self.conn.execute(stmt.order_by(ORDERS.c.id.desc()).limit(limit if not hold else limit * 20)))
-        if hold:
-            rows = [r for r in rows if any(h.get("reason") == hold for h in r.holds)][:limit]
-        return rows
+        if not hold:
+            if before_id is not None:
+                stmt = stmt.where(ORDERS.c.id < before_id)
+            return list(self.conn.execute(stmt.order_by(ORDERS.c.id.desc()).limit(limit)))
+        # Holds are a JSON list; the reason is matched here, scanning on-hold orders (the index on
+        # status and id keeps that to the held orders, a small share of all) in batches.
+        found: list[Any] = []
+        cursor = before_id
+        while len(found) < limit:
+            batch_stmt = stmt if cursor is None else stmt.where(ORDERS.c.id < cursor)
+            batch = list(self.conn.execute(batch_stmt.order_by(ORDERS.c.id.desc()).limit(500)))
+            found += [r for r in batch if any(h.get("reason") == hold for h in r.holds)]
+            if len(batch) < 500:
+                break
+            cursor = batch[-1].id
+        return found[:limit]
 
     def count_up_to(self, *, status: str | None, channel_id: int | None, cap: int) -> int:
         """How many orders match, counting no further than ``cap`` + 1 (a bounded index scan)."""
