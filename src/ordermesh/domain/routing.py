@@ -11,16 +11,18 @@ The pipeline, in the order the issue sets it:
    capacity is a last resort and no capacity limit counts as the most capacity;
 6. otherwise a split: the plan with the fewest shipments, then
    ``(locations with exhausted capacity, sum of zone ranks, sum of distances in whole km, sum of
-   priorities, codes)``, among plans where every shipment is worth at least the minimum shipment
-   value. A SKU's lines are split by quantity only when no single eligible location holds the
-   order's whole demand for that SKU; otherwise each of its lines ships whole;
+   priorities, the members' single-location ranks best first)``, among plans where every shipment
+   is worth at least the minimum shipment value (a single shipment needs no minimum). A SKU's
+   lines are split by quantity only when no single eligible location holds the order's whole
+   demand for that SKU; otherwise each of its lines ships whole;
 7. if nothing works and a fallback location is set and can ship this order, everything goes there
    (outcome ``fallback``; the caller tries to reserve, and holds the order if that fails).
 
 It is exact: the split search tries location sets in objective order and checks each for a
-feasible assignment exhaustively, so the first set that works is optimal. Sets of the same size
-are few (at most 252 of 10 locations), and the common case - one location has everything - needs
-no search at all. Deterministic: every tie ends at the location code.
+feasible assignment exhaustively, so the first set that works is optimal (see
+:mod:`ordermesh.domain.routing_search`, and its one limit, with a minimum shipment value on large
+tangled orders). The common case - one location has everything - needs no search at all.
+Deterministic: every tie ends at the location code, whatever order the candidates come in.
 
 Strategies are pluggable: a strategy takes a :class:`RoutingRequest` and returns a
 :class:`RoutingDecision`; :data:`STRATEGIES` names them and :class:`RoutingRules` picks one.
@@ -32,9 +34,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import NamedTuple, Protocol
 
-from ordermesh.domain.routing_search import Plan, Site, best_split, demand_of
+from ordermesh.domain.routing_search import SEARCH_LIMIT, Plan, SearchLimitReached, Site, best_split, demand_of
 from ordermesh.domain.statuses import PaymentMethod
 from ordermesh.domain.zones import PincodeInfo, Zone, lane
 
@@ -73,6 +76,18 @@ class RoutingRules:
     fallback_location: str | None = None
     max_split_locations: int | None = None
     strategy: str | None = None  # None: "pinned" when pinned_location is set, else "default"
+
+    def __post_init__(self) -> None:
+        """Refuse settings no order could be routed with, when they are made, not mid-order."""
+        if not isinstance(self.min_shipment_value, Decimal) or not self.min_shipment_value.is_finite():
+            raise ValueError("min_shipment_value must be a finite Decimal")
+        if self.min_shipment_value < 0:
+            raise ValueError("min_shipment_value must not be negative")
+        limit = self.max_split_locations
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError("max_split_locations must be a whole number of at least 1")
+        if self.strategy_name == "pinned" and not self.pinned_location:
+            raise ValueError("the pinned strategy needs a pinned_location")
 
     @property
     def strategy_name(self) -> str:
@@ -212,33 +227,33 @@ _DEFAULT_RULES = RoutingRules()
 def _check(request: RoutingRequest) -> None:
     if not request.lines:
         raise ValueError("an order to route has at least one line")
-    if len({line.key for line in request.lines}) != len(request.lines):
+    keys = set()
+    for line in request.lines:
+        if line.quantity < 1 or not line.value.is_finite() or line.value < 0:
+            raise ValueError("line quantities are at least 1 and values are not negative")
+        keys.add(line.key)
+    if len(keys) != len(request.lines):
         raise ValueError("line keys must be unique")
-    if any(line.quantity < 1 or line.value < 0 for line in request.lines):
-        raise ValueError("line quantities are at least 1 and values are not negative")
     if len({c.code for c in request.candidates}) != len(request.candidates):
         raise ValueError("location codes must be unique")
-    rules = request.rules
-    if rules.min_shipment_value < 0 or (rules.max_split_locations is not None and rules.max_split_locations < 1):
-        raise ValueError("min_shipment_value is not negative and max_split_locations is at least 1")
 
 
 def _exclusion(c: Candidate, pinned: str | None, cod: bool, where: str) -> tuple[Verdict, str] | None:
     """Why a location cannot ship this order at all (first reason in pipeline order), or None."""
     if pinned is not None and c.code != pinned:
-        return Verdict.NOT_PINNED, f"skipped: the channel is pinned to {pinned}"
+        return Verdict.NOT_PINNED, f"the channel is pinned to {pinned}"
     if not c.serves_channel:
-        return Verdict.NOT_SERVING_CHANNEL, "excluded: does not serve this channel"
+        return Verdict.NOT_SERVING_CHANNEL, "does not serve this channel"
     if not c.ships:
-        return Verdict.NOT_SHIPPING, "excluded: does not ship orders"
+        return Verdict.NOT_SHIPPING, "does not ship orders"
     if not c.active:
-        return Verdict.INACTIVE, "excluded: inactive"
+        return Verdict.INACTIVE, "inactive"
     if c.excluded_today:
-        return Verdict.EXCLUDED_TODAY, "excluded: excluded for today"
+        return Verdict.EXCLUDED_TODAY, "excluded for today"
     if cod and not c.cod_allowed:
-        return Verdict.NO_COD, "excluded: does not ship COD"
+        return Verdict.NO_COD, "does not ship COD"
     if not c.serviceable:
-        return Verdict.UNSERVICEABLE, f"excluded: cannot deliver to {where}"
+        return Verdict.UNSERVICEABLE, f"cannot deliver to {where}"
     return None
 
 
@@ -267,13 +282,18 @@ def _route(request: RoutingRequest, name: str, pinned: str | None) -> RoutingDec
     notes = [""] * len(candidates)
     sites: list[Site] = []
     for index, c in enumerate(candidates):
-        excluded = _exclusion(c, pinned, cod, where)
+        eligible = c.serves_channel and c.ships and c.active and not c.excluded_today and c.serviceable
+        excluded = (
+            None if eligible and pinned is None and (c.cod_allowed or not cod) else _exclusion(c, pinned, cod, where)
+        )
         if excluded is None:
             zone, km = lane(c.origin, destination) if destination else (None, None)
             sites.append(Site(c, zone, km, demand, index))
         else:
             verdicts[index] = LocationVerdict(c.code, excluded[0])
-            notes[index] = f"{_label(c)} {excluded[1]}"
+            notes[index] = (
+                f"{_label(c)} {'skipped' if excluded[0] is Verdict.NOT_PINNED else 'excluded'}: {excluded[1]}"
+            )
 
     n = len(lines)
     chosen: tuple[Site, ...] = ()
@@ -283,7 +303,7 @@ def _route(request: RoutingRequest, name: str, pinned: str | None) -> RoutingDec
         outcome = Outcome.NO_ELIGIBLE_LOCATION
         summary = "No location can ship this order: none passes the channel, payment and pincode checks."
     elif full:
-        best = min(full, key=Site.single_key)
+        best = min(full, key=_SINGLE)
         outcome, chosen, plan = Outcome.ALLOCATED, (best,), _whole(lines)
         summary = f"Allocated to {best.code} in one shipment."
         for s in full:
@@ -300,7 +320,7 @@ def _route(request: RoutingRequest, name: str, pinned: str | None) -> RoutingDec
         code = rules.fallback_location
         at = next((i for i, c in enumerate(candidates) if c.code == code), -1)
         excluded = (
-            _exclusion(candidates[at], None, cod, where) if at >= 0 else (Verdict.NOT_SHIPPING, "not a candidate")
+            _exclusion(candidates[at], None, cod, where) if at >= 0 else (Verdict.NOT_SHIPPING, "not a known location")
         )
         if excluded is None:
             fallback_reason, outcome, plan = outcome, Outcome.FALLBACK, _whole(lines)
@@ -309,14 +329,14 @@ def _route(request: RoutingRequest, name: str, pinned: str | None) -> RoutingDec
             chosen = (Site(c, zone, km, demand, at),)
             summary += f" Falling back to {code}: every line goes there, to be reserved if stock allows."
         else:
-            summary += f" The fallback {code} cannot be used: {excluded[1]}."
+            summary += f" The fallback {code} cannot be used ({excluded[1]})."
 
     verdict = Verdict.FALLBACK if outcome is Outcome.FALLBACK else Verdict.CHOSEN
     explanation = [summary]
     for at, site in enumerate(chosen):
         verdicts[site.index] = _verdict(site, verdict)
         notes[site.index] = ""
-        explanation.append(_chosen_text(site, [(lines[i], q) for i, where_, q in plan if where_ == at], n, verdict))
+        explanation.append(_chosen_text(site, [(lines[i], q) for i, place, q in plan if place == at], n, verdict))
     if len(chosen) > 1:
         explanation.extend(_split_line_notes(lines, chosen, plan))
     for s in sites:
@@ -334,6 +354,7 @@ def _route(request: RoutingRequest, name: str, pinned: str | None) -> RoutingDec
     )
 
 
+_SINGLE = attrgetter("single")
 _PENDING = LocationVerdict("", Verdict.SHORT)  # a placeholder until a candidate's verdict is known
 
 
@@ -360,10 +381,21 @@ def _split(
         why = "splitting is turned off" if not rules.allow_split else "the rules allow one location only"
         return Outcome.SPLIT_NOT_ALLOWED, f"{head}, and {why}.", (), ()
     minimum = rules.min_shipment_value
-    found = best_split(lines, sites, minimum, limit)
+    try:
+        found = best_split(lines, sites, minimum, limit)
+    except SearchLimitReached:
+        return (
+            Outcome.SPLIT_BELOW_MINIMUM,
+            f"{head}, and no split with every shipment worth at least ₹{minimum:.2f} was found within "
+            f"the search limit of {SEARCH_LIMIT:,} steps: the order needs a person to route it.",
+            (),
+            (),
+        )
     if found is not None:
         chosen, plan = found
-        parts = "; ".join(f"{s.code}: {', '.join(_keys_at(lines, plan, i))}" for i, s in enumerate(chosen))
+        parts = "; ".join(
+            f"{s.code}: {', '.join(lines[i].key for i, place, _ in plan if place == at)}" for at, s in enumerate(chosen)
+        )
         return Outcome.ALLOCATED, f"{head}: split into {len(chosen)} shipments ({parts}).", chosen, plan
     if minimum > 0 and (unbounded := best_split(lines, sites, Decimal(0), limit)) is not None:
         chosen, plan = unbounded
@@ -397,7 +429,7 @@ def _chosen_text(site: Site, mine: list[tuple[RouteLine, int]], n: int, verdict:
     if c.capacity_left is not None:
         tail += f", capacity left today {c.capacity_left}"
     if verdict is Verdict.FALLBACK:
-        short = f"; short of {_shortage_text(site.shortages)}" if site.shortages else ""
+        short = f"; stock here is short ({_shortage_text(site.shortages)})" if site.shortages else ""
         return f"{_label(c)} (fallback): ships {_lines_text(n)}, {tail}{short}"
     if len(mine) == n and all(q == line.quantity for line, q in mine):
         return f"{_label(c)}: {_lines_text(n)} in stock, {tail}"
@@ -414,10 +446,6 @@ def _split_line_notes(lines: tuple[RouteLine, ...], chosen: tuple[Site, ...], pl
             where = ", ".join(f"{q} from {code}" for code, q in parts)
             notes.append(f"Line {line.key} ({line.sku} × {line.quantity}) is split by quantity: {where}.")
     return notes
-
-
-def _keys_at(lines: tuple[RouteLine, ...], plan: Plan, index: int) -> list[str]:
-    return [lines[i].key for i, at, _ in plan if at == index]
 
 
 def _why_not(site: Site, best: Site) -> str:

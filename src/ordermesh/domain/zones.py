@@ -18,8 +18,8 @@ rank  zone      when (checked top to bottom; the first that applies wins)
 
 Metro-to-metro is checked before "same region" because rate cards price metro lanes as their own
 zone: Bengaluru to Chennai is metro (C), Bengaluru to Coimbatore is regional (B, same state).
-Special is about the destination only, as on rate cards: Guwahati to Delhi is regional/national,
-Delhi to Guwahati is special.
+Special is about the destination only, as on rate cards: Delhi to Guwahati is special, Guwahati to
+Delhi is national. A lane the data cannot place (no state, no district) is never made nearer by it.
 
 Metro areas are approximated by whole districts (India Post's district names, as the
 indian-pincode data spells them), so a district's rural edge counts as part of its metro. A
