@@ -310,7 +310,9 @@ class Order(Base):
         Index("ix_orders_tenant_channel_status_id", "tenant_id", "channel_id", "status", "id"),
         Index("ix_orders_tenant_customer", "tenant_id", "customer_id", "id"),
         Index("ix_orders_tenant_dispatch_by", "tenant_id", "dispatch_by"),
-        Index("ix_orders_tenant_ship_pincode", "tenant_id", "ship_pincode"),
+        # status in the index lets the risk step count a pincode's outcomes from the index alone
+        Index("ix_orders_tenant_ship_pincode", "tenant_id", "ship_pincode", "status"),
+        Index("ix_orders_tenant_customer_status", "tenant_id", "customer_id", "status"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
