@@ -14,7 +14,7 @@ from ordermesh import __version__
 from ordermesh.adapters.db import migrate
 from ordermesh.api import problems
 from ordermesh.api.middleware import RequestMiddleware
-from ordermesh.api.routers import channels, customers, health, inventory, locations, orders, platform, skus
+from ordermesh.api.routers import channels, customers, health, inventory, locations, orders, platform, routing, skus
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
@@ -71,6 +71,7 @@ def create_app(
         channels.router,
         orders.router,
         customers.router,
+        routing.router,
         platform.router,
         health.router,
     ):
