@@ -1,4 +1,4 @@
-"""``ordermesh orders``: bulk import of orders from CSV."""
+"""``ordermesh orders``: the queue, hold actions, cancellation, and bulk import from CSV."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from ordermesh.cli.common import cli_actor, err, out, report, state, tenant_uow
 from ordermesh.domain.errors import ImportRejected
-from ordermesh.services import order_import
+from ordermesh.services import order_actions, order_import, order_queries
 
-app = typer.Typer(help="Orders: bulk import.", no_args_is_help=True)
+app = typer.Typer(help="Orders: the queue, hold actions, cancellation and bulk import.", no_args_is_help=True)
 
 FORMAT = (
     "One row per order line; the rows of one order (same channel and external_id) must be "
@@ -94,3 +95,99 @@ def _summary(file: Path, tenant: str, r: order_import.ImportReport) -> None:
         console.print(f"on hold: {r.on_hold} ({reasons})")
     if r.ignored_columns:
         console.print(f"ignored columns: {', '.join(r.ignored_columns)}")
+
+
+@app.command("list")
+def list_(
+    tenant: str = typer.Option(..., "--tenant", "-t", help="Tenant code."),
+    status: str | None = typer.Option(None, help="Order status, e.g. on_hold."),
+    hold: str | None = typer.Option(None, help="Hold reason, e.g. risk_review."),
+    channel: str | None = typer.Option(None, help="Channel code."),
+    limit: int = typer.Option(50, help="How many, newest first."),
+) -> None:
+    """The order queue, newest first."""
+    with tenant_uow(tenant, write=False) as uow:
+        page = order_queries.list_orders(
+            uow, order_queries.OrderFilter(status, channel, hold), cursor=None, limit=limit
+        )
+    table = Table("id", "number", "channel", "external id", "status", "holds", "total")
+    for o in page.items:
+        holds = ", ".join(h["reason"] for h in o["holds"])
+        table.add_row(
+            str(o["id"]), o["number"], o["channel"], o["external_id"], o["status"], holds, o["totals"]["grand_total"]
+        )
+    out().print(table)
+
+
+@app.command("show")
+def show(order_id: int = typer.Argument(...), tenant: str = typer.Option(..., "--tenant", "-t")) -> None:
+    """One order with its lines, holds (and what resolves each), routing and timeline."""
+    with tenant_uow(tenant, write=False) as uow:
+        o = order_queries.get_order(uow, order_id)
+    console = out()
+    console.print(
+        f"[bold]{o['number']}[/] {o['channel']} {o['external_id']} — {o['status']} — ₹{o['totals']['grand_total']}"
+    )
+    for h in o["holds"]:
+        console.print(f"  hold {h['reason']}: {h['detail']}  → {h['action']}")
+    for line in o["lines"]:
+        where = ", ".join(f"{a['location']}×{a['quantity']}" for a in line.get("allocations") or [])
+        console.print(
+            f"  {line['sku']} × {line['quantity']}: allocated {line['allocated']} {where} cancelled {line['cancelled']}"
+        )
+    for e in o["timeline"]:
+        console.print(f"  {e['at']:%Y-%m-%d %H:%M} {e['message']}")
+
+
+@app.command("confirm")
+def confirm(
+    order_id: int = typer.Argument(...),
+    tenant: str = typer.Option(..., "--tenant", "-t"),
+    note: str | None = typer.Option(None, help="e.g. 'called the buyer'"),
+) -> None:
+    """Confirm a held order after verifying it (clears risk and duplicate reviews)."""
+    with tenant_uow(tenant) as uow:
+        uow.actor = cli_actor()
+        status = order_actions.confirm_order(uow, order_id, note=note)
+    out().print(f"order {order_id}: {status.value}")
+
+
+@app.command("resolve")
+def resolve(
+    order_id: int = typer.Argument(...),
+    reason: str = typer.Argument(..., help="The hold reason, e.g. price_check or unmapped_sku."),
+    tenant: str = typer.Option(..., "--tenant", "-t"),
+    map_sku: list[str] = typer.Option([], "--map", help="For unmapped_sku: THEIRS=OURS (repeatable)."),
+    note: str | None = typer.Option(None),
+) -> None:
+    """Act on a hold; the order then goes through the pipeline again."""
+    mappings = {}
+    for item in map_sku:
+        theirs, sep, ours = item.partition("=")
+        if not sep or not theirs or not ours:
+            raise typer.BadParameter(f"'{item}' should be THEIRS=OURS", param_hint="--map")
+        mappings[theirs] = ours
+    with tenant_uow(tenant) as uow:
+        uow.actor = cli_actor()
+        status = order_actions.resolve_hold(uow, order_id, reason, note=note, sku_mappings=mappings or None)
+    out().print(f"order {order_id}: {status.value}")
+
+
+@app.command("cancel")
+def cancel(
+    order_id: int = typer.Argument(...),
+    tenant: str = typer.Option(..., "--tenant", "-t"),
+    reason: str = typer.Option(..., help="Why it is cancelled."),
+    line: list[str] = typer.Option([], "--line", help="SKU=QUANTITY to cancel part of the order (repeatable)."),
+) -> None:
+    """Cancel the whole order, or some units with --line; reservations are released at once."""
+    lines = []
+    for item in line:
+        sku, sep, qty = item.partition("=")
+        if not sep or not qty.isdigit():
+            raise typer.BadParameter(f"'{item}' should be SKU=QUANTITY", param_hint="--line")
+        lines.append({"sku": sku, "quantity": int(qty)})
+    with tenant_uow(tenant) as uow:
+        uow.actor = cli_actor()
+        status = order_actions.cancel_order(uow, order_id, reason=reason, lines=lines or None)
+    out().print(f"order {order_id}: {status.value}")
