@@ -67,3 +67,10 @@ def test_orders_get_a_dispatch_deadline_from_their_channel(api: Api) -> None:
     r = api.post("/api/v1/orders", body)
     assert r.status_code == 201, r.text
     assert r.json()["dispatch_by"].startswith("2026-11-28T18:29:59")  # Saturday 23:59:59 IST
+
+
+def test_routing_switches_must_be_real_booleans_and_known_strategies(api: Api) -> None:
+    body = {"code": "y", "type": "other", "name": "Y", "routing": {"allow_split": "false", "strategy": "random"}}
+    r = api.post("/api/v1/channels", body)
+    assert r.status_code == 422
+    assert {"routing.allow_split", "routing.strategy"} <= {e["field"] for e in r.json()["errors"]}

@@ -18,7 +18,7 @@ from ordermesh.domain.errors import Collector, InsufficientStock
 from ordermesh.domain.intake import Hold
 from ordermesh.domain.locations import Capability
 from ordermesh.domain.orders import LineQuantities
-from ordermesh.domain.routing import Candidate, Outcome, RouteLine, RoutingDecision, RoutingRules, route
+from ordermesh.domain.routing import STRATEGIES, Candidate, Outcome, RouteLine, RoutingDecision, RoutingRules, route
 from ordermesh.domain.sla import DispatchSla, dispatch_by
 from ordermesh.domain.statuses import HoldReason, PaymentMethod
 from ordermesh.services.inventory import StockLine, reserve_in_transaction
@@ -51,14 +51,22 @@ def rules_from(raw: dict[str, Any], errors: Collector | None = None) -> RoutingR
     problems = Collector() if errors is None else errors
     for key in sorted(set(raw) - known):
         problems.add(f"routing.{key}", f"unknown setting; use {', '.join(sorted(known))}")
+    allow_split = raw.get("allow_split", True)
+    if not isinstance(allow_split, bool):
+        problems.add("routing.allow_split", "must be true or false")
+        allow_split = True
+    strategy = raw.get("strategy")
+    if strategy is not None and strategy not in STRATEGIES:
+        problems.add("routing.strategy", f"must be one of {', '.join(sorted(STRATEGIES))}")
+        strategy = None
     try:
         rules = RoutingRules(
             min_shipment_value=Decimal(str(raw.get("min_shipment_value", "0"))),
-            allow_split=bool(raw.get("allow_split", True)),
+            allow_split=allow_split,
             pinned_location=raw.get("pinned_location"),
             fallback_location=raw.get("fallback_location"),
             max_split_locations=raw.get("max_split_locations"),
-            strategy=raw.get("strategy"),
+            strategy=strategy,
         )
     except (ArithmeticError, ValueError, TypeError) as exc:
         problems.add("routing", str(exc))

@@ -313,6 +313,7 @@ class Order(Base):
         # status in the index lets the risk step count a pincode's outcomes from the index alone
         Index("ix_orders_tenant_ship_pincode", "tenant_id", "ship_pincode", "status"),
         Index("ix_orders_tenant_customer_status", "tenant_id", "customer_id", "status"),
+        Index("ix_orders_tenant_placed_at", "tenant_id", "placed_at", "id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))

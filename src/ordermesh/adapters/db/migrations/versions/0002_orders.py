@@ -109,6 +109,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_orders_tenant_dispatch_by", ["tenant_id", "dispatch_by"], unique=False)
         batch_op.create_index("ix_orders_tenant_ship_pincode", ["tenant_id", "ship_pincode", "status"], unique=False)
         batch_op.create_index("ix_orders_tenant_customer_status", ["tenant_id", "customer_id", "status"], unique=False)
+        batch_op.create_index("ix_orders_tenant_placed_at", ["tenant_id", "placed_at", "id"], unique=False)
         batch_op.create_index("ix_orders_tenant_status_id", ["tenant_id", "status", "id"], unique=False)
 
     op.create_table(
@@ -237,6 +238,7 @@ def downgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_tenant_status_id")
         batch_op.drop_index("ix_orders_tenant_dispatch_by")
+        batch_op.drop_index("ix_orders_tenant_placed_at")
         batch_op.drop_index("ix_orders_tenant_customer_status")
         batch_op.drop_index("ix_orders_tenant_customer")
         batch_op.drop_index("ix_orders_tenant_channel_status_id")
