@@ -2,8 +2,9 @@
 
 ``python bench/orders_import_bench.py [--orders N] [--keep]``
 
-Generates a CSV of N orders (1-3 lines each, random SKUs, ten destination cities, prepaid and COD,
-a distinct buyer per order so nothing is held as a duplicate), makes a fresh SQLite database with a
+Generates a CSV of N orders (1-3 lines each, random SKUs, ten destination pincodes - so the pincode
+history the risk check counts grows to N/10 orders each - prepaid and COD, a distinct buyer per
+order so nothing is held as a duplicate), makes a fresh SQLite database with a
 tenant, 1,000 SKUs and ample stock at one location, then runs the real command,
 ``ordermesh orders import``, in a child process and reads that process's peak resident memory
 with ``resource.getrusage(RUSAGE_CHILDREN)``. A 100-order import is run first, so the figure for the

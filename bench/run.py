@@ -89,13 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run (default 5)")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up before each run (default 1)")
+    p.add_argument(
+        "--hot-seconds", type=float, default=30.0, help="time limit of each hot-SKU run, which ends when it sells out"
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported (default 3)")
     p.add_argument("--only", choices=["sqlite", "postgresql"], help="benchmark one database only")
     p.add_argument("--clients", default="1,8", help="client process counts, comma-separated (default 1,8)")
     p.add_argument("--skip-ledger-check", action="store_true", help="skip the 1,000,000-movement ledger check")
     p.add_argument("--write-docs", action="store_true", help=f"rewrite the results section of {DOCS}")
     args = p.parse_args(argv)
-    args.clients = sorted({int(n) for n in args.clients.split(",") if n.strip()})
+    try:
+        args.clients = sorted({int(n) for n in args.clients.split(",") if n.strip()})
+    except ValueError:
+        args.clients = []
     if not args.clients or min(args.clients) < 1:
         p.error("--clients takes positive numbers, e.g. 1,8")
     return args
@@ -290,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "postgresql":
                 n = max(args.clients)
                 say(f"{kind}: hot SKU, {n} clients")
-                hot = hot_sku.run(db, hot_sku.prepare(db), clients=n, warmup=args.warmup, seconds=args.seconds)
+                hot = hot_sku.run(db, hot_sku.prepare(db), clients=n, warmup=args.warmup, seconds=args.hot_seconds)
                 for h in hot:
                     say(f"  {h.variant}: {h.rate:,.0f} orders/s, {h.orders} orders in {h.seconds:.2f} s (checked)")
             if not args.skip_ledger_check:
