@@ -239,7 +239,7 @@ def machine(pg_version: str | None, load_at_start: tuple[float, float, float]) -
         f"- load average (1, 5, 15 min) at the start: {_load(load_at_start)}; at the end: {_load(os.getloadavg())} "
         "(anything above the CPU count means other work competed with the benchmark)",
         f"- ordermesh at commit {_cmd('git rev-parse --short HEAD') or '?'}"
-        + (" plus uncommitted changes" if _cmd("git status --porcelain --untracked-files=no") else ""),
+        + (" plus uncommitted changes" if _cmd("git status --porcelain --untracked-files=no -- src") else ""),
         "",
         "```",
         "$ lscpu | head",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -219,39 +219,39 @@ class StockRepository:
 
     def differences(self) -> list[LedgerDifference]:
         """Every (SKU, location) whose stored balance differs from what its ledger sums to."""
-        ledger = (
-            select(
-                MOV.c.sku_id,
-                MOV.c.location_id,
-                func.sum(MOV.c.d_on_hand).label("on_hand"),
-                func.sum(MOV.c.d_reserved).label("reserved"),
-                func.sum(MOV.c.d_quarantined).label("quarantined"),
-            )
-            .where(MOV.c.tenant_id == self.tenant_id)
-            .group_by(MOV.c.sku_id, MOV.c.location_id)
-            .subquery("l")
-        )
-        bal = select(BAL).where(BAL.c.tenant_id == self.tenant_id).subquery("b")
+        # Balances and ledger rows side by side (UNION ALL), summed per (SKU, location): one pass
+        # over each table on both databases, where a FULL OUTER JOIN made SQLite rescan the ledger
+        # summary for every balance.
         zero = literal(0)
-        pairs = [
-            (func.coalesce(bal.c.on_hand, zero), func.coalesce(ledger.c.on_hand, zero)),
-            (func.coalesce(bal.c.reserved, zero), func.coalesce(ledger.c.reserved, zero)),
-            (func.coalesce(bal.c.quarantined, zero), func.coalesce(ledger.c.quarantined, zero)),
+        balances = select(
+            BAL.c.sku_id,
+            BAL.c.location_id,
+            BAL.c.on_hand.label("b_on_hand"),
+            BAL.c.reserved.label("b_reserved"),
+            BAL.c.quarantined.label("b_quarantined"),
+            zero.label("l_on_hand"),
+            zero.label("l_reserved"),
+            zero.label("l_quarantined"),
+        ).where(BAL.c.tenant_id == self.tenant_id)
+        movements = select(
+            MOV.c.sku_id,
+            MOV.c.location_id,
+            zero,
+            zero,
+            zero,
+            MOV.c.d_on_hand,
+            MOV.c.d_reserved,
+            MOV.c.d_quarantined,
+        ).where(MOV.c.tenant_id == self.tenant_id)
+        both = balances.union_all(movements).subquery("both")
+        sums = [
+            func.sum(both.c[name])
+            for name in ("b_on_hand", "b_reserved", "b_quarantined", "l_on_hand", "l_reserved", "l_quarantined")
         ]
-        joined = bal.join(
-            ledger, and_(bal.c.sku_id == ledger.c.sku_id, bal.c.location_id == ledger.c.location_id), full=True
-        )
-        from sqlalchemy import or_
-
         stmt = (
-            select(
-                func.coalesce(bal.c.sku_id, ledger.c.sku_id).label("sku_id"),
-                func.coalesce(bal.c.location_id, ledger.c.location_id).label("location_id"),
-                *[p[0] for p in pairs],
-                *[p[1] for p in pairs],
-            )
-            .select_from(joined)
-            .where(or_(*[a != b for a, b in pairs]))
+            select(both.c.sku_id, both.c.location_id, *sums)
+            .group_by(both.c.sku_id, both.c.location_id)
+            .having(or_(sums[0] != sums[3], sums[1] != sums[4], sums[2] != sums[5]))
         )
         rows = self.conn.execute(stmt).all()
         if not rows:

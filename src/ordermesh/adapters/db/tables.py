@@ -178,7 +178,7 @@ class StockBalance(Base):
         CheckConstraint("reserved >= 0", name="reserved_non_negative"),
         CheckConstraint("quarantined >= 0", name="quarantined_non_negative"),
         CheckConstraint("safety_stock >= 0", name="safety_stock_non_negative"),
-        Index("ix_stock_balances_tenant_location", "tenant_id", "location_id"),
+        Index("ix_stock_balances_tenant_location", "tenant_id", "location_id", "sku_id"),
     )
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), primary_key=True)

@@ -219,7 +219,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "sku_id", "location_id", name=op.f("pk_stock_balances")),
     )
     with op.batch_alter_table("stock_balances", schema=None) as batch_op:
-        batch_op.create_index("ix_stock_balances_tenant_location", ["tenant_id", "location_id"], unique=False)
+        batch_op.create_index("ix_stock_balances_tenant_location", ["tenant_id", "location_id", "sku_id"], unique=False)
 
     op.create_table(
         "stock_movements",
