@@ -20,16 +20,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-
 from ordermesh.adapters import pincode_directory
-from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain.access import Permission
@@ -481,19 +478,11 @@ def _pages(
     """Orders placed in the window, oldest first, a page at a time (keyset on placed_at, id)."""
     if not channel_ids:
         return
-    o = t.Order
     after: tuple[datetime, int] | None = None
     remaining = limit
     while remaining > 0:
         size = min(_PAGE, remaining)
-        stmt = select(o.id, o.channel_id, o.placed_at, o.status, o.payment_method, o.ship_pincode, o.routing).where(
-            o.tenant_id == uow.tenant_id, o.channel_id.in_(channel_ids), o.placed_at >= since
-        )
-        if until is not None:
-            stmt = stmt.where(o.placed_at < until)
-        if after is not None:
-            stmt = stmt.where(or_(o.placed_at > after[0], and_(o.placed_at == after[0], o.id > after[1])))
-        page = list(uow.conn.execute(stmt.order_by(o.placed_at, o.id).limit(size)))
+        page = uow.orders.placed_between(since, until, channel_ids, after, size)
         if page:
             yield page
         if len(page) < size:
@@ -504,34 +493,14 @@ def _pages(
 
 def _weights(uow: UnitOfWork, codes: list[str]) -> dict[str, int]:
     """SKU code -> catalogue weight in grams."""
-    sku = t.Sku
-    rows = uow.conn.execute(select(sku.code, sku.weight_g).where(sku.tenant_id == uow.tenant_id, sku.code.in_(codes)))
-    return {str(r[0]): int(r[1]) for r in rows}
+    return uow.skus.weights_for(codes)
 
 
 def _live_allocations(uow: UnitOfWork, order_ids: list[int]) -> dict[int, list[tuple[int, str, int]]]:
     """Order id -> (line id, location code, units) it holds reserved now."""
-    a, loc = t.OrderAllocation, t.Location
-    rows = uow.conn.execute(
-        select(a.order_id, a.line_id, loc.code, a.quantity)
-        .join(loc, loc.id == a.location_id)
-        .where(a.tenant_id == uow.tenant_id, a.order_id.in_(order_ids), a.quantity > 0)
-    )
-    out: dict[int, list[tuple[int, str, int]]] = {}
-    for r in rows:
-        out.setdefault(int(r[0]), []).append((int(r[1]), str(r[2]), int(r[3])))
-    return out
+    return uow.orders.live_allocations(order_ids)
 
 
-@contextmanager
-def _read_only(uow: UnitOfWork) -> Iterator[None]:
+def _read_only(uow: UnitOfWork) -> AbstractContextManager[None]:
     """Have the database refuse any write while the simulation runs."""
-    if uow.dialect == "postgresql":
-        uow.conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # this transaction only
-        yield
-        return
-    uow.conn.exec_driver_sql("PRAGMA query_only = ON")  # the connection's, so undone before it is pooled
-    try:
-        yield
-    finally:
-        uow.conn.exec_driver_sql("PRAGMA query_only = OFF")
+    return uow.read_only()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, select, update
+from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -298,6 +298,37 @@ class OrderRepository:
                 )
             )
         )
+
+    def placed_between(
+        self,
+        since: datetime,
+        until: datetime | None,
+        channel_ids: Sequence[int],
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[Any]:
+        """Orders placed in a window, oldest first, keyset-paged on (placed_at, id)."""
+        o = ORDERS.c
+        stmt = select(o.id, o.channel_id, o.placed_at, o.status, o.payment_method, o.ship_pincode, o.routing).where(
+            o.tenant_id == self.tenant_id, o.channel_id.in_(list(channel_ids)), o.placed_at >= since
+        )
+        if until is not None:
+            stmt = stmt.where(o.placed_at < until)
+        if after is not None:
+            stmt = stmt.where(or_(o.placed_at > after[0], and_(o.placed_at == after[0], o.id > after[1])))
+        return list(self.conn.execute(stmt.order_by(o.placed_at, o.id).limit(limit)))
+
+    def live_allocations(self, order_ids: Sequence[int]) -> dict[int, list[tuple[int, str, int]]]:
+        """Order id -> (line id, location code, units) it holds reserved now."""
+        rows = self.conn.execute(
+            select(ALLOCS.c.order_id, ALLOCS.c.line_id, LOCS.c.code, ALLOCS.c.quantity)
+            .join(LOCS, LOCS.c.id == ALLOCS.c.location_id)
+            .where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.order_id.in_(list(order_ids)), ALLOCS.c.quantity > 0)
+        )
+        out: dict[int, list[tuple[int, str, int]]] = {}
+        for r in rows:
+            out.setdefault(int(r[0]), []).append((int(r[1]), str(r[2]), int(r[3])))
+        return out
 
     def held_for_stock(self, sku_ids: Sequence[int], limit: int) -> list[int]:
         """Orders waiting for stock of these SKUs, oldest placed first (first in, first served)."""

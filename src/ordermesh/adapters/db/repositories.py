@@ -182,6 +182,13 @@ class SkuRepository:
         )
         return {r.code: SkuFacts(r.id, Decimal(r.mrp), Decimal(r.gst_rate), r.active, r.is_bundle) for r in rows}
 
+    def weights_for(self, codes: Iterable[str]) -> dict[str, int]:
+        """SKU code -> weight in grams."""
+        rows = self.conn.execute(
+            select(SKUS.c.code, SKUS.c.weight_g).where(self._scoped(), SKUS.c.code.in_(list(codes)))
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def codes_for_ids(self, ids: Iterable[int]) -> dict[int, str]:
         ids = list(set(ids))
         if not ids:

@@ -159,6 +159,19 @@ class UnitOfWork:
         )
 
     @contextmanager
+    def read_only(self) -> Iterator[None]:
+        """Have the database itself refuse writes for a while (a dry run must change nothing)."""
+        if self.dialect == "postgresql":
+            self.conn.exec_driver_sql("SET TRANSACTION READ ONLY")  # this transaction only
+            yield
+            return
+        self.conn.exec_driver_sql("PRAGMA query_only = ON")  # the connection's: undone before it is pooled
+        try:
+            yield
+        finally:
+            self.conn.exec_driver_sql("PRAGMA query_only = OFF")
+
+    @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Undo a step (its writes, events and audit rows) without losing the rest of the
         transaction, e.g. a reservation that lost a race, so the order can be held instead."""
