@@ -14,25 +14,14 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from ordermesh.services.catalog import CSV_COLUMNS
+
 HERE = Path(__file__).parent
 COMPANY_PREFIX = "8906123"  # 890 = GS1 India; a made-up 7-digit company prefix
 ISBN_PREFIX = "97893"  # ISBN group 93 = India
 LOCATIONS = ("BHW01", "GGN01", "BLR01")
 
-SKU_COLUMNS = (
-    "code",
-    "name",
-    "hsn",
-    "gst_rate",
-    "mrp",
-    "weight_g",
-    "length_cm",
-    "breadth_cm",
-    "height_cm",
-    "barcodes",
-    "components",
-    "active",
-)
+SKU_COLUMNS = CSV_COLUMNS  # the catalog import format, so the file loads with `catalog import`
 STOCK_COLUMNS = ("sku", "location", "quantity", "low_stock_threshold")
 
 

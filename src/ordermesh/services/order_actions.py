@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.orders import OrderRow, quantities_of
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain import events
 from ordermesh.domain.access import Permission
 from ordermesh.domain.errors import Collector, Conflict, NotFound, ValidationFailed
-from ordermesh.domain.orders import LineQuantities, derive_status
+from ordermesh.domain.orders import derive_status
 from ordermesh.domain.statuses import SETTLED, HoldReason, OrderStatus
 from ordermesh.services.common import require
 from ordermesh.services.inventory import StockLine, release_in_transaction
@@ -162,7 +162,10 @@ def cancel_whole(
     uow: UnitOfWork, order_id: int, timeline: Timeline, *, reason: str, order: OrderRow | None = None
 ) -> OrderStatus:
     order = order or load(uow, order_id, for_update=True)
-    wanted = [{"line_no": line.line_no, "quantity": _q(line).open + _q(line).allocated} for line in order.lines]
+    wanted = [
+        {"line_no": line.line_no, "quantity": quantities_of(line).open + quantities_of(line).allocated}
+        for line in order.lines
+    ]
     wanted = [w for w in wanted if w["quantity"]]
     if not wanted:
         raise Conflict(f"order {order_id} has nothing left to cancel", field="lines")
@@ -182,12 +185,12 @@ def _cancel_lines(
             raise ValidationFailed(f"the order has no line for SKU '{sku}'", field=f"lines.{i}.sku")
         remaining = qty  # several lines of one SKU: cancel from the last line first
         for line in reversed(matching):
-            take = min(remaining, _q(line).open + _q(line).allocated)
+            take = min(remaining, quantities_of(line).open + quantities_of(line).allocated)
             if take:
                 wanted.append({"line_no": line.line_no, "quantity": take})
                 remaining -= take
         if remaining:
-            cancellable = sum(_q(line).open + _q(line).allocated for line in matching)
+            cancellable = sum(quantities_of(line).open + quantities_of(line).allocated for line in matching)
             raise Conflict(
                 f"cannot cancel {qty} of '{sku}': only {cancellable} unit(s) are not yet shipped or cancelled",
                 field=f"lines.{i}.quantity",
@@ -204,7 +207,7 @@ def _cancel(
         allocs_by_line.setdefault(a.line_id, []).append(a)
     releases: list[StockLine] = []
     counts = []
-    quantities = {line.line_no: _q(line) for line in order.lines}
+    quantities = {line.line_no: quantities_of(line) for line in order.lines}
     for w in wanted:
         line = by_no[w["line_no"]]
         new_q, from_allocated = quantities[line.line_no].cancel(w["quantity"])
@@ -225,13 +228,7 @@ def _cancel(
     status = derive_status(
         list(quantities.values()), holds=[h["reason"] for h in order.row.holds], confirmed=order.row.confirmed
     )
-    if status is OrderStatus.CANCELLED:
-        holds: list[Any] = []
-    else:
-        holds = order.row.holds
-        status = derive_status(
-            list(quantities.values()), holds=[h["reason"] for h in holds], confirmed=order.row.confirmed
-        )
+    holds: list[Any] = [] if status is OrderStatus.CANCELLED else order.row.holds
     if status.value != order.row.status:
         timeline.add(
             "order.status_changed",
@@ -268,7 +265,3 @@ def _map_skus(uow: UnitOfWork, order: OrderRow, mappings: Mapping[str, str], tim
 def _check_open(order: OrderRow) -> None:
     if OrderStatus(order.row.status) in SETTLED:
         raise Conflict(f"order {order.row.id} is {order.row.status}", field="status")
-
-
-def _q(line: Any) -> LineQuantities:
-    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)

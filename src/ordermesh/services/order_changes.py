@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.orders import OrderRow, quantities_of
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain import events
 from ordermesh.domain.access import Permission
@@ -17,7 +17,7 @@ from ordermesh.domain.intake import AddressIn, LineIn, OrderIn, build_address_in
 from ordermesh.domain.orders import line_tax, totals
 from ordermesh.domain.statuses import SETTLED, OrderStatus
 from ordermesh.services.common import require
-from ordermesh.services.order_actions import _cancel, _q, load
+from ordermesh.services.order_actions import _cancel, load
 from ordermesh.services.orders import Timeline, run_pipeline
 
 
@@ -134,7 +134,7 @@ def _change_lines(
 ) -> None:
     have: dict[str, int] = {}
     for line in order.lines:
-        have[line.sku_code] = have.get(line.sku_code, 0) + _q(line).active
+        have[line.sku_code] = have.get(line.sku_code, 0) + quantities_of(line).active
     to_cancel = []
     grow: list[tuple[str, int]] = []
     for sku in sorted(set(have) | set(wanted)):
@@ -143,7 +143,7 @@ def _change_lines(
             continue
         matching = [line for line in order.lines if line.sku_code == sku]
         if after < before:
-            cancellable = sum(_q(line).open + _q(line).allocated for line in matching)
+            cancellable = sum(quantities_of(line).open + quantities_of(line).allocated for line in matching)
             if before - after > cancellable:
                 raise Conflict(
                     f"'{sku}' cannot go from {before} to {after}: {before - cancellable} unit(s) already shipped",
@@ -151,7 +151,7 @@ def _change_lines(
                 )
             remaining = before - after
             for line in reversed(matching):
-                take = min(remaining, _q(line).open + _q(line).allocated)
+                take = min(remaining, quantities_of(line).open + quantities_of(line).allocated)
                 if take:
                     to_cancel.append({"line_no": line.line_no, "quantity": take})
                     remaining -= take
@@ -184,9 +184,9 @@ def _change_lines(
         fresh = uow.orders.get(order.row.id)
         assert fresh is not None
         active = [
-            (Decimal(x.unit_price), _q(x).active, Decimal(x.discount), Decimal(x.tax))
+            (Decimal(x.unit_price), quantities_of(x).active, Decimal(x.discount), Decimal(x.tax))
             for x in fresh.lines
-            if _q(x).active
+            if quantities_of(x).active
         ]
         money = totals(active, Decimal(order.row.shipping_total))
         uow.orders.update(

@@ -11,15 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from ordermesh.adapters.db.channels import ChannelRecord
-from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.orders import OrderRow, quantities_of
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.adapters.pincodes import pincode_states
 from ordermesh.domain import events
 from ordermesh.domain.access import Permission
 from ordermesh.domain.contacts import normalise_email, normalise_phone
 from ordermesh.domain.errors import Collector, ValidationFailed
-from ordermesh.domain.intake import Hold, OrderIn, SkuFacts, address_holds, build_order, line_holds
-from ordermesh.domain.orders import LineQuantities, derive_status, line_tax, totals
+from ordermesh.domain.intake import AddressIn, Hold, LineIn, OrderIn, SkuFacts, address_holds, build_order, line_holds
+from ordermesh.domain.orders import derive_status, line_tax, totals
 from ordermesh.domain.risk import CustomerHistory, PincodeHistory, RiskConfig, RiskInput, Verdict, assess
 from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
 from ordermesh.services import routing as order_routing
@@ -257,7 +257,7 @@ def run_pipeline(
 
     holds = kept + [h for h in found if h.reason not in cleared]
     confirmed = bool(row.confirmed) or not holds
-    quantities = [_quantities(line) for line in order.lines]
+    quantities = [quantities_of(line) for line in order.lines]
     if not holds and any(q.open for q in quantities):
         outcome = order_routing.allocate(uow, order, channel, timeline)
         if outcome.hold is not None and outcome.hold.reason not in cleared:
@@ -319,23 +319,15 @@ def _assess(uow: UnitOfWork, order: OrderRow) -> Any:
     return assess(inp, config)
 
 
-def _line_in(line: Any) -> Any:
-    from ordermesh.domain.intake import LineIn
-
+def _line_in(line: Any) -> LineIn:
     return LineIn(line.sku_code, line.quantity, Decimal(line.unit_price), Decimal(line.discount))
 
 
-def _address_in(addr: Mapping[str, Any]) -> Any:
-    from ordermesh.domain.intake import AddressIn
-
+def _address_in(addr: Mapping[str, Any]) -> AddressIn:
     return AddressIn(
         addr.get("name", ""), addr.get("line1", ""), addr.get("line2", ""), addr.get("city", ""),
         addr.get("state", ""), addr.get("pincode", ""), addr.get("phone", ""),
     )  # fmt: skip
-
-
-def _quantities(line: Any) -> LineQuantities:
-    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)
 
 
 def allocate_backorders(uow: UnitOfWork, sku_codes: list[str], *, limit: int = 50) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ordermesh.adapters import pincode_directory
 from ordermesh.adapters.db.channels import ChannelRecord
-from ordermesh.adapters.db.orders import OrderRow
+from ordermesh.adapters.db.orders import OrderRow, quantities_of
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain.catalog import Component, bundle_available
 from ordermesh.domain.errors import Collector, InsufficientStock
@@ -86,7 +86,7 @@ class Allocation:
 def allocate(uow: UnitOfWork, order: OrderRow, channel: ChannelRecord, timeline: Any) -> Allocation:
     """Route the order's open units and reserve them; or say which hold stops it."""
     row = order.row
-    open_lines = [line for line in order.lines if line.sku_id is not None and _q(line).open > 0]
+    open_lines = [line for line in order.lines if line.sku_id is not None and quantities_of(line).open > 0]
     if not open_lines:
         return Allocation(None, None, None)
     destination = pincode_directory.lookup(row.ship_pincode)
@@ -96,8 +96,8 @@ def allocate(uow: UnitOfWork, order: OrderRow, channel: ChannelRecord, timeline:
         RouteLine(
             str(line.id),
             line.sku_code,
-            _q(line).open,
-            Decimal(line.unit_price) * _q(line).open - Decimal(line.discount),
+            quantities_of(line).open,
+            Decimal(line.unit_price) * quantities_of(line).open - Decimal(line.discount),
         )
         for line in open_lines
     ]
@@ -147,7 +147,7 @@ def _record(
     quantities = []
     counts = []
     for line in order.lines:
-        q = _q(line)
+        q = quantities_of(line)
         if str(line.id) in added:
             q = q.allocate(added[str(line.id)])
             counts.append({"id": line.id, "allocated": q.allocated})
@@ -201,7 +201,3 @@ def _candidates(uow: UnitOfWork, channel: ChannelRecord, sku_codes: list[str], s
             )
         )
     return out
-
-
-def _q(line: Any) -> LineQuantities:
-    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.domain.orders import LineQuantities
 
 ORDERS = t.Order.__table__
 LINES = t.OrderLine.__table__
@@ -22,6 +23,11 @@ CHANGES = t.OrderChange.__table__
 CUSTOMERS = t.Customer.__table__
 LOCS = t.Location.__table__
 CHANNELS = t.Channel.__table__
+
+
+def quantities_of(line: Any) -> LineQuantities:
+    """An order_lines row's unit counts as the domain value that checks they add up."""
+    return LineQuantities(line.quantity, line.allocated, line.shipped, line.delivered, line.cancelled, line.returned)
 
 
 @dataclass
