@@ -8,11 +8,11 @@ events and the audit row, all in one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ordermesh.adapters.db.repositories import encode_cursor
-from ordermesh.adapters.db.stock import LedgerDifference, LocationStock
+from ordermesh.adapters.db.stock import GuardedMove, LedgerDifference, LocationStock
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain import events
 from ordermesh.domain.access import Permission
@@ -32,6 +32,7 @@ from ordermesh.domain.inventory import (
     Guard,
     MovementKind,
     count_delta,
+    guard_holds,
     is_low,
     movement_effect,
 )
@@ -43,7 +44,7 @@ MAX_QUANTITY = 1_000_000_000
 @dataclass(frozen=True)
 class Change:
     sku: str
-    sku_id: int
+    sku_id: int | None  # None: a code this process has not resolved yet (see reserve_in_transaction)
     location: str
     location_id: int
     kind: MovementKind
@@ -199,7 +200,17 @@ def reserve_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str
 def reserve_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
     """:func:`reserve_stock` inside the caller's transaction (an order's), without committing."""
     require(uow.actor, Permission.INVENTORY_RESERVE)
-    return _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference), create_rows=False)
+    # The reservation statement resolves SKU codes this process has not seen yet itself, saving a
+    # lookup on the hot path. If one of them turns out unknown or a bundle, nothing was written:
+    # resolve them properly and go again.
+    try:
+        return _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference, late=True), create_rows=False)
+    except _Unresolved:
+        return _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference), create_rows=False)
+
+
+class _Unresolved(Exception):
+    """A move named a SKU code the statement could not resolve to a plain SKU."""
 
 
 def release_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
@@ -215,22 +226,26 @@ def release_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, refer
     changes = _expand(uow, lines, MovementKind.RELEASE, reference)
     # Lock the balances (in key order) before reading what the reference holds, so two releases
     # of one reference at once cannot both see it still holding the units.
-    for c in sorted(changes, key=lambda c: (c.sku_id, c.location_id)):
-        uow.stock.read(c.sku_id, c.location_id, for_update=True)
+    for c in sorted(changes, key=_key):
+        uow.stock.read(*_key(c), for_update=True)
     held: dict[tuple[int, int], int] = {}
     for m in uow.stock.movements_for_reference(reference):
         held[(m.sku_id, m.location_id)] = held.get((m.sku_id, m.location_id), 0) + m.d_reserved
     for c in changes:
-        if held.get((c.sku_id, c.location_id), 0) < c.quantity:
+        if held.get(_key(c), 0) < c.quantity:
             raise Conflict(
-                f"reference '{reference}' holds {held.get((c.sku_id, c.location_id), 0)} of '{c.sku}' at "
+                f"reference '{reference}' holds {held.get(_key(c), 0)} of '{c.sku}' at "
                 f"'{c.location}', fewer than the {c.quantity} to release",
                 field="lines",
             )
     return _apply(uow, changes, create_rows=False)
 
 
-def _expand(uow: UnitOfWork, lines: Sequence[StockLine], kind: MovementKind, reference: str) -> list[Change]:
+def _expand(
+    uow: UnitOfWork, lines: Sequence[StockLine], kind: MovementKind, reference: str, *, late: bool = False
+) -> list[Change]:
+    """Lines as changes per (SKU, location), bundles as their components. ``late``: SKU codes not
+    in this process's cache are left for the statement to resolve (as plain SKUs)."""
     errors = Collector()
     if not lines:
         errors.add("lines", "at least one line is required")
@@ -239,26 +254,29 @@ def _expand(uow: UnitOfWork, lines: Sequence[StockLine], kind: MovementKind, ref
     for i, line in enumerate(lines):
         _quantity(line.quantity, f"lines.{i}.quantity", errors)
     errors.raise_if_any()
-    skus = uow.skus.ids_for(line.sku for line in lines)
-    for i, line in enumerate(lines):
-        if line.sku not in skus:
-            raise NotFound(f"SKU '{line.sku}' not found", field=f"lines.{i}.sku")
+    skus = uow.skus.ids_for((line.sku for line in lines), cached_only=late)
+    if not late:
+        for i, line in enumerate(lines):
+            if line.sku not in skus:
+                raise NotFound(f"SKU '{line.sku}' not found", field=f"lines.{i}.sku")
     locs = location_ids(uow, sorted({line.location for line in lines}), field="lines")
     bundle_ids = [sid for sid, is_bundle in skus.values() if is_bundle]
     components = uow.skus.components_of(bundle_ids) if bundle_ids else {}
     component_codes = uow.skus.codes_for_ids({c for lst in components.values() for c, _ in lst}) if components else {}
-    merged: dict[tuple[int, int], tuple[str, str, int]] = {}
+    merged: dict[tuple[str, int], tuple[int | None, str, int]] = {}
     for line in lines:
-        sku_id, is_bundle = skus[line.sku]
-        parts = (
-            [(cid, component_codes[cid], q) for cid, q in components[sku_id]] if is_bundle else [(sku_id, line.sku, 1)]
+        sku_id, is_bundle = skus.get(line.sku, (None, False))
+        parts: list[tuple[int | None, str, int]] = (
+            [(cid, component_codes[cid], q) for cid, q in components[sku_id]]
+            if is_bundle and sku_id is not None
+            else [(sku_id, line.sku, 1)]
         )
         for part_id, part_code, per in parts:
-            key = (part_id, locs[line.location])
-            prev = merged.get(key, (part_code, line.location, 0))[2]
-            merged[key] = (part_code, line.location, prev + per * line.quantity)
+            key = (part_code, locs[line.location])
+            prev = merged.get(key, (part_id, line.location, 0))[2]
+            merged[key] = (part_id, line.location, prev + per * line.quantity)
     out = []
-    for (sku_id, loc_id), (code, loc_code, qty) in merged.items():
+    for (code, loc_id), (sku_id, loc_code, qty) in merged.items():
         delta, guard = movement_effect(kind, qty)
         out.append(Change(code, sku_id, loc_code, loc_id, kind, qty, delta, guard, None, reference))
     return out
@@ -277,40 +295,31 @@ def _plain_sku(uow: UnitOfWork, code: str) -> int:
 
 def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action: str | None = None) -> list[Applied]:
     now = uow.now
-    ordered = sorted(changes, key=lambda c: (c.sku_id, c.location_id))
+    ordered = sorted(changes, key=lambda c: (c.sku_id or 0, c.sku, c.location_id))
     if create_rows:
-        uow.stock.ensure_rows([(c.sku_id, c.location_id) for c in ordered], now)
-    actor = uow.actor.ref
-    uow.stock.add_movements(
-        [
-            {
-                "sku_id": c.sku_id,
-                "location_id": c.location_id,
-                "kind": c.kind.value,
-                "quantity": c.quantity,
-                "d_on_hand": c.delta.on_hand,
-                "d_reserved": c.delta.reserved,
-                "d_quarantined": c.delta.quarantined,
-                "reason": c.reason,
-                "reference": c.reference,
-                "actor": actor,
-                "created_at": now,
-            }
-            for c in ordered
-        ]
-    )
+        uow.stock.ensure_rows([(c.sku_id, c.location_id) for c in ordered if c.sku_id is not None], now)
+    moves = [
+        GuardedMove(c.sku, c.sku_id, c.location_id, c.kind.value, c.quantity, c.delta, c.guard, c.reason, c.reference)
+        for c in ordered
+    ]
+    after_all = uow.stock.apply_all(moves, uow.actor.ref, now)
+    if after_all is None and any(c.sku_id is None for c in ordered):
+        raise _Unresolved()
+    if after_all is None:
+        # Nothing was written; say which lines fell short, as the balances stand now.
+        short = [c for c in ordered if not _would_hold(uow, c)]
+        raise _refusal(changes[0].kind, [_shortage(uow, c) for c in short or ordered[:1]])
     applied: list[Applied] = []
-    shortages: list[Shortage] = []
+    resolved: dict[str, int] = {}
     for c in ordered:
-        result = uow.stock.apply_guarded(c.sku_id, c.location_id, c.delta, c.guard, now)
-        if result is None:
-            shortages.append(_shortage(uow, c))
-            continue
+        result = after_all[(c.sku, c.location_id)]
+        if c.sku_id is None and result.sku_id is not None:
+            resolved[c.sku] = result.sku_id
+            c = replace(c, sku_id=result.sku_id)
         after = result.balance
         applied.append(Applied(c, after.plus(-c.delta), after, result.low_stock_threshold))
-    if shortages:
-        # The caller's transaction (or savepoint) is rolled back by whoever catches this.
-        raise _refusal(changes[0].kind, shortages)
+    if resolved:
+        uow.skus.remember_plain(resolved)
     for a in applied:
         t = a.threshold
         _alert_transition(uow, a.change.sku, a.change.location, a.before.available, t, a.after.available, t)
@@ -335,8 +344,19 @@ def _alert_transition(
         uow.emit(events.stock_recovered(sku, location, after))
 
 
+def _key(c: Change) -> tuple[int, int]:
+    """(sku_id, location_id) of a change whose SKU has been resolved."""
+    assert c.sku_id is not None
+    return c.sku_id, c.location_id
+
+
+def _would_hold(uow: UnitOfWork, c: Change) -> bool:
+    current = uow.stock.read(*_key(c))
+    return current is not None and guard_holds(c.guard, current[0].plus(c.delta))
+
+
 def _shortage(uow: UnitOfWork, c: Change) -> Shortage:
-    current = uow.stock.read(c.sku_id, c.location_id)
+    current = uow.stock.read(*_key(c))
     balance = current[0] if current else Balance()
     if c.kind is MovementKind.RESERVATION:
         have = balance.available

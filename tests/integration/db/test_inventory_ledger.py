@@ -3,7 +3,7 @@ ledger rows, audit rows and events, refusals that write nothing, and the ledger 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.bootstrap import bootstrap
+from ordermesh.config import Settings
 from ordermesh.domain.access import Actor, Role
 from ordermesh.domain.errors import Conflict, DomainError, Forbidden, InsufficientStock, NotFound, ValidationFailed
 from ordermesh.domain.inventory import Balance
@@ -514,6 +516,44 @@ def test_a_bundle_reserves_its_components(shop: TenantCtx) -> None:
     ]
     # and the bundle's own availability follows: CAP has 4 left, enough for 2
     assert balance(shop, "COMBO", "BHW").available == 2
+
+
+@pytest.fixture
+def fresh_process(shop: TenantCtx, db_url: str) -> Iterator[TenantCtx]:
+    """The same tenant seen from a new process: nothing cached yet. A reservation there resolves
+    SKU codes inside its own statement, and must still expand bundles and name unknown SKUs."""
+    container = bootstrap(Settings(database_url=db_url, pool_size=2))
+    try:
+        yield TenantCtx(shop.id, shop.code, container)
+    finally:
+        container.close()
+
+
+def test_a_process_that_never_saw_a_bundle_still_reserves_its_components(
+    shop: TenantCtx, fresh_process: TenantCtx
+) -> None:
+    receive(shop, "TEE", "BHW", 10)
+    receive(shop, "CAP", "BHW", 10)
+    reserve(fresh_process, "ORD-1", ("TEE", "BHW", 1), ("COMBO", "BHW", 2))
+    assert (balance(shop, "TEE", "BHW").reserved, balance(shop, "CAP", "BHW").reserved) == (3, 4)
+    assert sorted((r.sku, r.quantity) for r in ledger(shop) if r.kind == "reservation") == [("CAP", 4), ("TEE", 3)]
+    assert check(shop) == []
+
+
+def test_a_process_that_never_saw_a_sku_reserves_it_and_names_an_unknown_one(
+    shop: TenantCtx, fresh_process: TenantCtx
+) -> None:
+    receive(shop, "TEE", "BHW", 10)
+    before = snapshot(shop)
+    with pytest.raises(NotFound) as exc:
+        reserve(fresh_process, "ORD-1", ("TEE", "BHW", 1), ("NOPE", "BHW", 1))
+    assert [e.field for e in exc.value.errors] == ["lines.1.sku"]
+    assert snapshot(shop) == before
+    reserve(fresh_process, "ORD-2", ("TEE", "BHW", 4))
+    assert balance(shop, "TEE", "BHW").reserved == 4
+    with pytest.raises(InsufficientStock):
+        reserve(fresh_process, "ORD-3", ("TEE", "BHW", 7))
+    assert balance(shop, "TEE", "BHW").reserved == 4
 
 
 def test_a_bundle_and_its_component_on_one_order_are_merged(shop: TenantCtx) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 # Connection execution option naming the BEGIN mode for SQLite: "IMMEDIATE" for unit-of-work writes,
@@ -28,13 +29,37 @@ def make_engine(url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000,
     url = normalise_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url, busy_timeout_ms, echo)
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        echo=echo,
-    )
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, echo=echo)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused for this long is pinged before it is handed out.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Hand out only live connections, without a round trip on every checkout.
+
+    A connection that has sat in the pool (where a database restart or a network drop can break it
+    unseen) is pinged first and replaced if dead, as ``pool_pre_ping`` would; one that was in use
+    moments ago is not. That ping was a third of a reservation's round trips."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["ordermesh_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("ordermesh_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            raise exc.DisconnectionError(f"pooled connection is dead: {error}") from error
+        if not alive:
+            raise exc.DisconnectionError("pooled connection is dead")
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int, echo: bool) -> Engine:

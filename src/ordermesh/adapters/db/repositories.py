@@ -158,10 +158,11 @@ class SkuRepository:
             return None
         return self._records([row])[0]
 
-    def ids_for(self, codes: Iterable[str]) -> dict[str, tuple[int, bool]]:
-        """code -> (id, is_bundle) for the codes that exist in this tenant."""
+    def ids_for(self, codes: Iterable[str], *, cached_only: bool = False) -> dict[str, tuple[int, bool]]:
+        """code -> (id, is_bundle) for the codes that exist in this tenant (``cached_only``: for
+        those this process already knows, without asking the database)."""
         found, missing = self.cache.skus(self.tenant_id, list(set(codes)))
-        if missing:
+        if missing and not cached_only:
             rows = self.conn.execute(
                 select(SKUS.c.code, SKUS.c.id, SKUS.c.is_bundle).where(self._scoped(), SKUS.c.code.in_(missing))
             )
@@ -169,6 +170,10 @@ class SkuRepository:
             self.cache.remember_skus(self.tenant_id, fetched)
             found.update(fetched)
         return found
+
+    def remember_plain(self, ids: dict[str, int]) -> None:
+        """Codes of plain (non-bundle) SKUs whose ids a statement of this transaction resolved."""
+        self.cache.remember_skus(self.tenant_id, {code: (sku_id, False) for code, sku_id in ids.items()})
 
     def facts_for(self, codes: Iterable[str]) -> dict[str, SkuFacts]:
         """What order intake needs to know of each SKU a channel names, in one query."""

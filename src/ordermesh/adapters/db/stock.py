@@ -4,6 +4,7 @@ same statement, so no read-then-write race exists on SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.tables import sqlite_timestamp
 from ordermesh.domain.inventory import Balance, Delta, Guard
 
 BAL = t.StockBalance.__table__
@@ -51,9 +53,100 @@ _GUARDED = {g: _guarded_update(g) for g in Guard}
 
 
 @dataclass(frozen=True)
+class GuardedMove:
+    """One ledger row to write and the balance change it makes, where ``guard`` holds.
+
+    ``sku_id`` None: resolve ``sku`` (a plain SKU's code) in the statement itself; an unknown code or a bundle then makes the whole call refuse, like a failed guard."""
+
+    sku: str
+    sku_id: int | None
+    location_id: int
+    kind: str
+    quantity: int
+    delta: Delta
+    guard: Guard
+    reason: str | None
+    reference: str | None
+
+
+_GUARD_CODE = {Guard.NON_NEGATIVE: 0, Guard.COVERS_RESERVED: 1, Guard.AVAILABLE: 2}
+
+# PostgreSQL: every move of a transaction in one statement and one round trip, all or nothing.
+# ``locked`` takes the balance rows' locks in key order (so two movements never deadlock) and sees
+# their latest committed values; ``verdict`` says whether every guard holds on them; only then do
+# ``upd`` and ``mov`` write the balances and the ledger rows. A refusal changes nothing, so callers
+# need no savepoint. ``sku_id = ANY (...)`` steers the planner to the primary key (it cannot see
+# how few rows the JSON holds). The moves travel as one JSON document (json.dumps is far cheaper than the
+# driver's array adaptation), which also keeps the text fixed, so psycopg prepares it once.
+_PG_APPLY_ALL = """
+WITH want AS (
+    SELECT coalesce(w.sku_id, (SELECT s.id FROM skus s WHERE s.tenant_id = %(tenant)s AND s.code = w.sku
+                                                           AND NOT s.is_bundle)) AS sku_id,
+           w.sku, w.location_id, w.d_on_hand, w.d_reserved, w.d_quarantined, w.guard, w.kind, w.quantity,
+           w.reason, w.reference, w.ord
+    FROM json_to_recordset(%(moves)s::json) AS w(
+        sku text, sku_id bigint, location_id bigint, d_on_hand int, d_reserved int, d_quarantined int, guard int,
+        kind text, quantity int, reason text, reference text, ord int)
+),
+locked AS (
+    SELECT b.on_hand + w.d_on_hand AS on_hand, b.reserved + w.d_reserved AS reserved,
+           b.quarantined + w.d_quarantined AS quarantined, b.safety_stock, w.guard
+    FROM stock_balances b JOIN want w ON b.sku_id = w.sku_id AND b.location_id = w.location_id
+    WHERE b.tenant_id = %(tenant)s AND b.sku_id = ANY (ARRAY(SELECT sku_id FROM want))
+    ORDER BY b.sku_id, b.location_id
+    FOR UPDATE OF b
+),
+verdict AS (
+    SELECT count(*) = %(n)s AS ok FROM locked
+    WHERE on_hand >= 0 AND reserved >= 0 AND quarantined >= 0
+      AND (guard = 0 OR (guard = 1 AND on_hand >= reserved)
+           OR (guard = 2 AND on_hand - reserved - safety_stock >= 0))
+),
+upd AS (
+    UPDATE stock_balances b
+    SET on_hand = b.on_hand + w.d_on_hand, reserved = b.reserved + w.d_reserved,
+        quarantined = b.quarantined + w.d_quarantined, updated_at = %(now)s
+    FROM want w, verdict v
+    WHERE v.ok AND b.tenant_id = %(tenant)s AND b.sku_id = ANY (ARRAY(SELECT sku_id FROM want))
+      AND b.sku_id = w.sku_id AND b.location_id = w.location_id
+    RETURNING w.sku, b.location_id, b.on_hand, b.reserved, b.quarantined, b.safety_stock, b.low_stock_threshold,
+              b.sku_id
+),
+mov AS (
+    INSERT INTO stock_movements (tenant_id, sku_id, location_id, kind, quantity, d_on_hand, d_reserved,
+                                 d_quarantined, reason, reference, actor, created_at)
+    SELECT %(tenant)s, w.sku_id, w.location_id, w.kind, w.quantity, w.d_on_hand, w.d_reserved,
+           w.d_quarantined, w.reason, w.reference, %(actor)s, %(now)s
+    FROM want w, verdict v WHERE v.ok ORDER BY w.ord
+)
+SELECT * FROM upd
+"""
+
+
+# SQLite: one move. The deltas are applied only where every guard holds on the result; a SKU code
+# whose id is not given is resolved here (plain SKUs only), as on PostgreSQL.
+_SQLITE_GUARDED = """
+UPDATE stock_balances
+SET on_hand = on_hand + ?1, reserved = reserved + ?2, quarantined = quarantined + ?3, updated_at = ?4
+WHERE tenant_id = ?5 AND location_id = ?6
+  AND sku_id = coalesce(?7, (SELECT id FROM skus WHERE tenant_id = ?8 AND code = ?9 AND NOT is_bundle))
+  AND on_hand + ?1 >= 0 AND reserved + ?2 >= 0 AND quarantined + ?3 >= 0
+  AND CASE ?10 WHEN 1 THEN on_hand + ?1 >= reserved + ?2
+               WHEN 2 THEN on_hand + ?1 - reserved - ?2 - safety_stock >= 0
+               ELSE 1 END
+RETURNING on_hand, reserved, quarantined, safety_stock, low_stock_threshold, sku_id
+"""
+_SQLITE_LEDGER = (
+    "INSERT INTO stock_movements (tenant_id, sku_id, location_id, kind, quantity, d_on_hand, d_reserved, "
+    "d_quarantined, reason, reference, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True)
 class BalanceAfter:
     balance: Balance
     low_stock_threshold: int | None
+    sku_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +214,110 @@ class StockRepository:
         if row is None:
             return None
         return BalanceAfter(Balance(row[0], row[1], row[2], row[3]), row[4])
+
+    def apply_all(
+        self, moves: Sequence[GuardedMove], actor: str, now: datetime
+    ) -> dict[tuple[str, int], BalanceAfter] | None:
+        """Write every move's ledger row and balance change if every guard holds, else nothing.
+
+        Returns the balances after, by (SKU code, location_id), or None when a guard failed or a
+        balance row is missing. Moves must name distinct (SKU, location) pairs."""
+        if not moves:
+            return {}
+        if self.dialect == "postgresql":
+            return self._apply_all_pg(moves, actor, now)
+        return self._apply_all_sqlite(moves, actor, now)
+
+    def _apply_all_pg(
+        self, moves: Sequence[GuardedMove], actor: str, now: datetime
+    ) -> dict[tuple[str, int], BalanceAfter] | None:
+        # The driver directly, on the unit of work's connection and transaction: this is the
+        # reservation hot path, and SQLAlchemy's statement machinery would cost more CPU than the
+        # database spends on the statement.
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        params = {
+            "moves": json.dumps(
+                [
+                    {
+                        "sku": m.sku,
+                        "sku_id": m.sku_id,
+                        "location_id": m.location_id,
+                        "d_on_hand": m.delta.on_hand,
+                        "d_reserved": m.delta.reserved,
+                        "d_quarantined": m.delta.quarantined,
+                        "guard": _GUARD_CODE[m.guard],
+                        "kind": m.kind,
+                        "quantity": m.quantity,
+                        "reason": m.reason,
+                        "reference": m.reference,
+                        "ord": i,
+                    }
+                    for i, m in enumerate(moves)
+                ]
+            ),
+            "tenant": self.tenant_id,
+            "n": len(moves),
+            "actor": actor,
+            "now": now,
+        }
+        rows = raw.execute(_PG_APPLY_ALL, params).fetchall()  # type: ignore[attr-defined]
+        if not rows:
+            return None
+        return {(r[0], r[1]): BalanceAfter(Balance(r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows}
+
+    def _apply_all_sqlite(
+        self, moves: Sequence[GuardedMove], actor: str, now: datetime
+    ) -> dict[tuple[str, int], BalanceAfter] | None:
+        # The driver directly (see _apply_all_pg): a guarded UPDATE per move, undone together
+        # through a savepoint (in-process, no I/O) when one finds its guard no longer holds.
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        at = sqlite_timestamp(now)
+        out: dict[tuple[str, int], BalanceAfter] = {}
+        ledger = []
+        raw.execute("SAVEPOINT ordermesh_apply")
+        try:
+            for m in moves:
+                row = raw.execute(
+                    _SQLITE_GUARDED,
+                    (
+                        m.delta.on_hand,
+                        m.delta.reserved,
+                        m.delta.quarantined,
+                        at,
+                        self.tenant_id,
+                        m.location_id,
+                        m.sku_id,
+                        self.tenant_id,
+                        m.sku,
+                        _GUARD_CODE[m.guard],
+                    ),
+                ).fetchone()
+                if row is None:
+                    raw.execute("ROLLBACK TO ordermesh_apply")
+                    return None
+                out[(m.sku, m.location_id)] = BalanceAfter(Balance(row[0], row[1], row[2], row[3]), row[4], row[5])
+                ledger.append(
+                    (
+                        self.tenant_id,
+                        row[5],
+                        m.location_id,
+                        m.kind,
+                        m.quantity,
+                        m.delta.on_hand,
+                        m.delta.reserved,
+                        m.delta.quarantined,
+                        m.reason,
+                        m.reference,
+                        actor,
+                        at,
+                    )
+                )
+            raw.executemany(_SQLITE_LEDGER, ledger)
+        finally:
+            raw.execute("RELEASE ordermesh_apply")
+        return out
 
     def read(self, sku_id: int, location_id: int, *, for_update: bool = False) -> tuple[Balance, int | None] | None:
         """One balance. ``for_update`` locks the row on PostgreSQL (SQLite's write transaction is

@@ -49,6 +49,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
 
+def sqlite_timestamp(value: datetime) -> str:
+    """A timestamp as UtcDateTime stores it in SQLite (naive UTC text), for statements that go to
+    the driver directly."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -9,10 +9,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine
 
 from ordermesh.adapters.clock import Clock, SystemClock
-from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.channels import ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
 from ordermesh.adapters.db.idcache import IdCache, StagedIds
@@ -28,11 +27,9 @@ from ordermesh.adapters.db.repositories import (
     UserRepository,
 )
 from ordermesh.adapters.db.stock import StockRepository
+from ordermesh.adapters.db.tables import sqlite_timestamp
 from ordermesh.domain.access import SYSTEM, Actor
 from ordermesh.domain.events import Event
-
-_AUDIT = t.AuditEntry.__table__
-_OUTBOX = t.OutboxEvent.__table__
 
 
 class UnitOfWork:
@@ -152,8 +149,9 @@ class UnitOfWork:
                 "action": action,
                 "entity_type": entity_type,
                 "entity_key": entity_key[:200],
-                "before": _jsonable(before),
-                "after": _jsonable(after),
+                # As text now: what the caller does with its dicts later cannot change the record.
+                "before": _json_text(before),
+                "after": _json_text(after),
                 "request_id": self.request_id,
             }
         )
@@ -187,30 +185,60 @@ class UnitOfWork:
         nested.commit()
 
     def commit(self) -> None:
-        if self._audit:
-            self.conn.execute(insert(_AUDIT), self._audit)
-        if self._events:
-            now = self.now
-            self.conn.execute(
-                insert(_OUTBOX),
-                [
-                    {
-                        "tenant_id": tid,
-                        "topic": ev.topic,
-                        "payload": ev.payload,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "available_at": now,
-                    }
-                    for tid, ev in self._events
-                ],
-            )
+        if self._audit or self._events:
+            if self.dialect == "postgresql":
+                self._write_audit_and_events_pg()
+            else:
+                self._write_audit_and_events()
         self._tx.commit()
         self._staged.publish()
         self._audit.clear()
         self._events.clear()
         self._now = None
+
+    def _write_audit_and_events(self) -> None:
+        # SQLite: the driver directly, as on PostgreSQL; two executemany calls cost microseconds.
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        if self._audit:
+            raw.executemany(
+                _SQLITE_AUDIT,
+                [
+                    (
+                        a["tenant_id"],
+                        sqlite_timestamp(a["at"]),
+                        a["actor"],
+                        a["actor_label"],
+                        a["action"],
+                        a["entity_type"],
+                        a["entity_key"],
+                        a["before"],
+                        a["after"],
+                        a["request_id"],
+                    )
+                    for a in self._audit
+                ],
+            )
+        if self._events:
+            at = sqlite_timestamp(self.now)
+            raw.executemany(
+                _SQLITE_OUTBOX, [(tid, ev.topic, json.dumps(ev.payload), at, at) for tid, ev in self._events]
+            )
+
+    def _write_audit_and_events_pg(self) -> None:
+        # Every unit of work that changes something ends here, so on PostgreSQL the audit rows and
+        # the outbox rows go in one statement, through the driver (see StockRepository.apply_all).
+        a, e = self._audit, self._events
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute(  # type: ignore[attr-defined]
+            _PG_AUDIT_AND_OUTBOX,
+            {
+                "audit": _audit_json(a),
+                "events": json.dumps([{"tenant_id": tid, "topic": ev.topic, "payload": ev.payload} for tid, ev in e]),
+                "now": self.now,
+            },
+        )
 
     def rollback(self) -> None:
         if self._tx.is_active:
@@ -219,10 +247,43 @@ class UnitOfWork:
         self._events.clear()
 
 
-def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return json.loads(json.dumps(value, default=str))
+def _audit_json(rows: list[dict[str, Any]]) -> str:
+    """Audit rows as one JSON array; before/after are JSON text already, so they are spliced in."""
+    parts = []
+    for r in rows:
+        head = json.dumps({k: v for k, v in r.items() if k not in ("before", "after", "at")})
+        parts.append(
+            f'{head[:-1]}, "at": "{r["at"].isoformat()}", "before": {r["before"] or "null"}, "after": {r["after"] or "null"}}}'
+        )
+    return "[" + ", ".join(parts) + "]"
+
+
+def _json_text(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, default=str)  # dates, decimals and enums as text
+
+
+_SQLITE_AUDIT = (
+    "INSERT INTO audit_log (tenant_id, at, actor, actor_label, action, entity_type, entity_key, before, after, "
+    "request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_OUTBOX = (
+    "INSERT INTO outbox (tenant_id, topic, payload, status, attempts, created_at, available_at) "
+    "VALUES (?, ?, ?, 'pending', 0, ?, ?)"
+)
+
+_PG_AUDIT_AND_OUTBOX = """
+WITH audit AS (
+    INSERT INTO audit_log (tenant_id, at, actor, actor_label, action, entity_type, entity_key, before, after,
+                           request_id)
+    SELECT tenant_id, at, actor, actor_label, action, entity_type, entity_key, before, after, request_id
+    FROM json_to_recordset(%(audit)s::json) AS a(
+        tenant_id bigint, at timestamptz, actor text, actor_label text, action text, entity_type text,
+        entity_key text, before json, after json, request_id text)
+)
+INSERT INTO outbox (tenant_id, topic, payload, status, attempts, created_at, available_at)
+SELECT tenant_id, topic, payload, 'pending', 0, %(now)s, %(now)s
+FROM json_to_recordset(%(events)s::json) AS o(tenant_id bigint, topic text, payload json)
+"""
 
 
 UowFactory = Callable[..., UnitOfWork]
