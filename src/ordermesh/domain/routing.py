@@ -44,7 +44,7 @@ from ordermesh.domain.zones import PincodeInfo, Zone, lane
 
 @dataclass(frozen=True, slots=True)
 class RouteLine:
-    key: str  # the order line's id, unique within the order
+    key: str  # the order line's number, unique within the order
     sku: str
     quantity: int
     value: Decimal  # what the line is worth in all (its share of a shipment's value)
@@ -141,6 +141,11 @@ class RoutingDecision:
     verdicts: tuple[LocationVerdict, ...]  # one per candidate, in the order given
     explanation: tuple[str, ...]  # sentences, the decision first
     fallback_reason: Outcome | None = None  # what failed before falling back
+
+    @property
+    def allocates(self) -> bool:
+        """Whether carrying out the decision allocates the lines (directly or from the fallback)."""
+        return self.outcome in (Outcome.ALLOCATED, Outcome.FALLBACK)
 
     @property
     def shipments(self) -> dict[str, tuple[str, ...]]:

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from ordermesh.adapters.db.channels import ChannelRecord
-from ordermesh.adapters.db.orders import OrderRow, quantities_of
+from ordermesh.adapters.db.orders import quantities_of
+from ordermesh.adapters.db.repositories import SkuFacts as SkuFact
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.adapters.pincodes import pincode_states
 from ordermesh.domain import events
@@ -19,8 +21,9 @@ from ordermesh.domain.access import Permission
 from ordermesh.domain.contacts import normalise_email, normalise_phone
 from ordermesh.domain.errors import Collector, ValidationFailed
 from ordermesh.domain.intake import AddressIn, Hold, LineIn, OrderIn, SkuFacts, address_holds, build_order, line_holds
-from ordermesh.domain.orders import derive_status, line_tax, totals
+from ordermesh.domain.orders import LineQuantities, derive_status, line_tax, totals
 from ordermesh.domain.risk import CustomerHistory, PincodeHistory, RiskConfig, RiskInput, Verdict, assess
+from ordermesh.domain.routing import RouteLine
 from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
 from ordermesh.services import routing as order_routing
 from ordermesh.services.common import require
@@ -71,7 +74,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     existing = uow.orders.id_for_external(channel.id, order_in.external_id)
     if existing is not None:
         return _again(uow, existing, order_in)
-    customer_id = uow.customers.match_or_create(
+    customer_id, customer_is_new = uow.customers.match_or_create(
         order_in.customer_name,
         normalise_phone(order_in.customer_phone or order_in.shipping.phone),
         normalise_email(order_in.customer_email),
@@ -91,61 +94,145 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
                 "unit_price": line.unit_price,
                 "discount": line.discount,
                 "tax": tax,
+                "allocated": 0,
             }
         )
     money = totals(
         [(r["unit_price"], r["quantity"], r["discount"], r["tax"]) for r in line_rows], order_in.shipping_charge
     )
-    order_id = uow.orders.insert_if_new(
-        {
-            "channel_id": channel.id,
-            "external_id": order_in.external_id,
-            "customer_id": customer_id,
-            "placed_at": order_in.placed_at,
-            "status": OrderStatus.PENDING.value,
-            "confirmed": False,
-            "holds": [],
-            "cleared_holds": [],
-            "payment_method": order_in.payment_method.value,
-            "payment_status": order_in.payment_status.value,
-            "currency": order_in.currency,
-            "items_total": money.items,
-            "discount_total": money.discounts,
-            "shipping_total": money.shipping,
-            "tax_total": money.tax,
-            "grand_total": money.grand_total,
-            "customer": {
-                "name": order_in.customer_name,
-                "phone": order_in.customer_phone,
-                "email": order_in.customer_email,
-            },
-            "shipping_address": order_in.shipping.as_dict(),
-            "billing_address": order_in.billing.as_dict() if order_in.billing else None,
-            "tags": list(order_in.tags),
-            "notes": order_in.notes or None,
-            "dispatch_by": order_routing.dispatch_by_for(channel, order_in.placed_at),
-            "sla_state": "ok",
-            "ship_pincode": order_in.shipping.pincode,
-            "basket": order_in.basket(),
-            "payload_hash": order_in.fingerprint(),
-            "version": 1,
-            "created_at": uow.now,
-            "updated_at": uow.now,
-        }
-    )
-    if order_id is None:  # another request inserted it a moment ago; answer as for a repeat
-        raced = uow.orders.id_for_external(channel.id, order_in.external_id)
-        assert raced is not None
-        return _again(uow, raced, order_in)
-    uow.orders.add_lines(order_id, line_rows)
-    timeline = Timeline(uow, order_id)
+    values: dict[str, Any] = {
+        "channel_id": channel.id,
+        "external_id": order_in.external_id,
+        "customer_id": customer_id,
+        "placed_at": order_in.placed_at,
+        "status": OrderStatus.PENDING.value,
+        "confirmed": False,
+        "holds": [],
+        "cleared_holds": [],
+        "payment_method": order_in.payment_method.value,
+        "payment_status": order_in.payment_status.value,
+        "currency": order_in.currency,
+        "items_total": money.items,
+        "discount_total": money.discounts,
+        "shipping_total": money.shipping,
+        "tax_total": money.tax,
+        "grand_total": money.grand_total,
+        "customer": {
+            "name": order_in.customer_name,
+            "phone": order_in.customer_phone,
+            "email": order_in.customer_email,
+        },
+        "shipping_address": order_in.shipping.as_dict(),
+        "billing_address": order_in.billing.as_dict() if order_in.billing else None,
+        "tags": list(order_in.tags),
+        "notes": order_in.notes or None,
+        "risk_score": None,
+        "risk": None,
+        "routing": None,
+        "dispatch_by": order_routing.dispatch_by_for(channel, order_in.placed_at),
+        "sla_state": "ok",
+        "ship_pincode": order_in.shipping.pincode,
+        "basket": order_in.basket(),
+        "payload_hash": order_in.fingerprint(),
+        "version": 1,
+        "created_at": uow.now,
+        "updated_at": uow.now,
+    }
+    timeline = Timeline(uow, None)
     timeline.add(
         "order.received",
         f"Order {order_in.external_id} received from {channel.spec.name} "
         f"({order_in.payment_method.value.upper()}, ₹{money.grand_total})",
         {"channel": channel.spec.code, "external_id": order_in.external_id},
     )
-    run_pipeline(uow, order_id, timeline, channel=channel, order_in=order_in)
+    # Everything is decided before anything is written, so the order goes in once, in its final
+    # state; only a reservation lost to another order at the last moment changes it afterwards.
+    draft = SimpleNamespace(id=None, **values)
+    checked = _check(uow, draft, list(order_in.lines), facts, timeline, customer_is_new=customer_is_new)
+    if checked.cancel:
+        order_id = _insert(uow, values, line_rows)
+        if order_id is None:
+            return _raced(uow, channel.id, order_in)
+        timeline.order_id = order_id
+        _cancel_for_risk(uow, order_id, checked.update, timeline)
+        return _created(uow, order_id, channel, order_in, timeline)
+    holds, update = checked.holds, checked.update
+    route_lines = [
+        RouteLine(str(r["line_no"]), r["sku_code"], r["quantity"], r["unit_price"] * r["quantity"] - r["discount"])
+        for r in line_rows
+    ]
+    payment = order_in.payment_method
+    decision = None
+    if not holds:
+        decision = order_routing.decide(uow, channel, route_lines, order_in.shipping.pincode, payment, facts)
+        update["routing"] = decision.as_dict()
+        if not decision.allocates:
+            holds.append(order_routing.failure_hold(decision, [], timeline))
+    allocated = _allocated_by_line(decision) if decision is not None and not holds else {}
+    status = _status_of(line_rows, allocated, holds, checked.confirmed)
+    values.update(update, status=status.value, holds=[h.as_dict() for h in holds], confirmed=checked.confirmed)
+    order_id = uow.orders.insert_if_new(values)
+    if order_id is None:  # another request inserted it a moment ago; answer as for a repeat
+        return _raced(uow, channel.id, order_in)
+    timeline.order_id = order_id
+    if allocated:
+        assert decision is not None
+        final, reserved = order_routing.reserve_decided(
+            uow,
+            f"order:{order_id}",
+            decision,
+            route_lines,
+            timeline,
+            lambda: order_routing.decide(uow, channel, route_lines, order_in.shipping.pincode, payment),
+        )
+        if not reserved:
+            holds = [order_routing.failure_hold(final, [], timeline)]
+            allocated = {}
+        else:
+            allocated = _allocated_by_line(final)
+            timeline.add("order.routed", " ".join(final.explanation), final.as_dict())
+        if final is not decision or not reserved:
+            decision = final
+            status = _status_of(line_rows, allocated, holds, checked.confirmed)
+            uow.orders.update(
+                order_id, status=status.value, holds=[h.as_dict() for h in holds], routing=final.as_dict()
+            )
+    for r in line_rows:
+        r["allocated"] = allocated.get(str(r["line_no"]), 0)
+    line_ids = uow.orders.add_lines(order_id, line_rows)
+    if allocated:
+        assert decision is not None
+        locations = uow.locations.ids_for({a.location for a in decision.assignments})
+        uow.orders.add_allocations(
+            order_id,
+            [
+                {
+                    "line_id": line_ids[int(a.line_key) - 1],
+                    "location_id": locations[a.location],
+                    "quantity": a.quantity,
+                }
+                for a in decision.assignments
+            ],
+            uow.now,
+        )
+    _announce(uow, order_id, timeline, [], holds, OrderStatus.PENDING.value, status)
+    return _created(uow, order_id, channel, order_in, timeline)
+
+
+def _insert(uow: UnitOfWork, values: dict[str, Any], line_rows: list[dict[str, Any]]) -> int | None:
+    order_id = uow.orders.insert_if_new(values)
+    if order_id is not None:
+        uow.orders.add_lines(order_id, line_rows)
+    return order_id
+
+
+def _raced(uow: UnitOfWork, channel_id: int, order_in: OrderIn) -> Ingested:
+    raced = uow.orders.id_for_external(channel_id, order_in.external_id)
+    assert raced is not None
+    return _again(uow, raced, order_in)
+
+
+def _created(uow: UnitOfWork, order_id: int, channel: ChannelRecord, order_in: OrderIn, timeline: Timeline) -> Ingested:
     uow.audit(
         "order.created",
         "order",
@@ -156,6 +243,20 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     timeline.flush()
     uow.commit()
     return Ingested(order_id, True)
+
+
+def _allocated_by_line(decision: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for a in decision.assignments:
+        out[a.line_key] = out.get(a.line_key, 0) + a.quantity
+    return out
+
+
+def _status_of(
+    line_rows: list[dict[str, Any]], allocated: dict[str, int], holds: list[Hold], confirmed: bool
+) -> OrderStatus:
+    quantities = [LineQuantities(r["quantity"], allocated.get(str(r["line_no"]), 0), 0, 0, 0, 0) for r in line_rows]
+    return derive_status(quantities, holds=[h.reason for h in holds], confirmed=confirmed)
 
 
 def _again(uow: UnitOfWork, order_id: int, order_in: OrderIn) -> Ingested:
@@ -173,9 +274,9 @@ def _again(uow: UnitOfWork, order_id: int, order_in: OrderIn) -> Ingested:
 class Timeline:
     """Collects an order's timeline entries during a use case and writes them in one statement."""
 
-    def __init__(self, uow: UnitOfWork, order_id: int):
+    def __init__(self, uow: UnitOfWork, order_id: int | None):
         self.uow = uow
-        self.order_id = order_id
+        self.order_id = order_id  # None until a new order is inserted
         self.entries: list[dict[str, Any]] = []
 
     def add(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
@@ -184,6 +285,7 @@ class Timeline:
         )
 
     def flush(self) -> None:
+        assert self.order_id is not None
         self.uow.orders.add_events(self.order_id, self.entries)
         self.entries = []
 
@@ -208,55 +310,14 @@ def run_pipeline(
         return status
     channel = channel or uow.channels.by_id(row.channel_id)
     assert channel is not None
-    cleared = {HoldReason(r) for r in row.cleared_holds}
-    kept = [
-        Hold(HoldReason(h["reason"]), h["detail"]) for h in row.holds if HoldReason(h["reason"]) not in PIPELINE_HOLDS
-    ]
-    found: list[Hold] = []
-
     codes = [line.sku_code for line in order.lines]
     facts = uow.skus.facts_for(codes)
-    found += line_holds(
-        [_line_in(line) for line in order.lines],
-        {code: SkuFacts(f.mrp, f.active) for code, f in facts.items()},
-    )
-    addr = row.shipping_address
-    address_found, _ = address_holds(_address_in(addr), pincode_states)
-    found += address_found
-    if row.customer_id is not None:
-        dupes = uow.orders.duplicates(row.customer_id, row.basket, row.placed_at - DUPLICATE_WINDOW, row.id)
-        if dupes:
-            found.append(
-                Hold(HoldReason.DUPLICATE_SUSPECTED, f"same buyer and items as order {dupes[0]} within 24 hours")
-            )
-
-    update: dict[str, Any] = {}
-    if row.risk is None:  # scored once, at intake; a person's decision is recorded as a cleared hold
-        assessment = _assess(uow, order)
-        update["risk_score"] = assessment.score
-        update["risk"] = assessment.to_dict()
-        reasons = "; ".join(r.message for r in assessment.reasons) or "no risk signals"
-        timeline.add("order.risk_scored", f"Risk score {assessment.score}: {reasons}", assessment.to_dict())
-        verdict = assessment.verdict
-    else:
-        verdict = Verdict(row.risk["verdict"])
-    if verdict is Verdict.CANCEL and HoldReason.RISK_REVIEW not in cleared:
-        import ordermesh.services.order_actions as order_actions
-
-        uow.orders.update(order_id, **update)
-        order_actions.cancel_whole(
-            uow, order_id, timeline, reason="cancelled automatically: risk score above the cancel threshold"
-        )
+    checked = _check(uow, row, [_line_in(line) for line in order.lines], facts, timeline, customer_is_new=False)
+    if checked.cancel:
+        _cancel_for_risk(uow, order_id, checked.update, timeline)
         return OrderStatus.CANCELLED
-    if verdict is Verdict.HOLD:
-        found.append(
-            Hold(
-                HoldReason.RISK_REVIEW, f"risk score {update.get('risk_score', row.risk_score)}: verify with the buyer"
-            )
-        )
-
-    holds = kept + [h for h in found if h.reason not in cleared]
-    confirmed = bool(row.confirmed) or not holds
+    holds, update, confirmed = checked.holds, checked.update, checked.confirmed
+    cleared = {HoldReason(r) for r in row.cleared_holds}
     quantities = [quantities_of(line) for line in order.lines]
     if not holds and any(q.open for q in quantities):
         outcome = order_routing.allocate(uow, order, channel, timeline)
@@ -266,19 +327,7 @@ def run_pipeline(
         if outcome.decision is not None:
             update["routing"] = outcome.decision
     new_status = derive_status(quantities, holds=[h.reason for h in holds], confirmed=confirmed)
-    previous_holds = {h["reason"] for h in row.holds}
-    for h in holds:
-        if h.reason.value not in previous_holds:
-            timeline.add("order.held", f"On hold ({h.reason.value}): {h.detail}", h.as_dict())
-    for reason in previous_holds - {h.reason.value for h in holds}:
-        timeline.add("order.hold_cleared", f"Hold {reason} no longer applies", {"reason": reason})
-    if new_status.value != row.status:
-        timeline.add(
-            "order.status_changed", f"{row.status} → {new_status.value}", {"from": row.status, "to": new_status.value}
-        )
-        uow.emit(
-            events.Event("order.status_changed", {"order_id": order_id, "from": row.status, "to": new_status.value})
-        )
+    _announce(uow, order_id, timeline, row.holds, holds, row.status, new_status)
     uow.orders.update(
         order_id,
         status=new_status.value,
@@ -290,15 +339,102 @@ def run_pipeline(
     return new_status
 
 
+@dataclass
+class Checked:
+    holds: list[Hold]
+    confirmed: bool
+    update: dict[str, Any]  # order columns the checks set (risk score and reasons)
+    cancel: bool  # the risk verdict cancels the order
+
+
+def _check(
+    uow: UnitOfWork,
+    row: Any,
+    lines: list[LineIn],
+    facts: Mapping[str, SkuFact],
+    timeline: Timeline,
+    *,
+    customer_is_new: bool,
+) -> Checked:
+    """The holds an order's lines, address, buyer and risk call for (keeping those a person set,
+    and leaving out those a person cleared). ``row``: the order as stored, or as about to be."""
+    cleared = {HoldReason(r) for r in row.cleared_holds}
+    kept = [
+        Hold(HoldReason(h["reason"]), h["detail"]) for h in row.holds if HoldReason(h["reason"]) not in PIPELINE_HOLDS
+    ]
+    found = line_holds(lines, {code: SkuFacts(f.mrp, f.active) for code, f in facts.items()})
+    address_found, _ = address_holds(_address_in(row.shipping_address), pincode_states)
+    found += address_found
+    if row.customer_id is not None and not customer_is_new:  # a buyer first seen now has no other orders
+        dupes = uow.orders.duplicates(row.customer_id, row.basket, row.placed_at - DUPLICATE_WINDOW, row.id)
+        if dupes:
+            found.append(
+                Hold(HoldReason.DUPLICATE_SUSPECTED, f"same buyer and items as order {dupes[0]} within 24 hours")
+            )
+    update: dict[str, Any] = {}
+    if row.risk is None:  # scored once, at intake; a person's decision is recorded as a cleared hold
+        assessment = _assess(uow, row, customer_is_new)
+        update["risk_score"] = assessment.score
+        update["risk"] = assessment.to_dict()
+        reasons = "; ".join(r.message for r in assessment.reasons) or "no risk signals"
+        timeline.add("order.risk_scored", f"Risk score {assessment.score}: {reasons}", assessment.to_dict())
+        verdict = assessment.verdict
+    else:
+        verdict = Verdict(row.risk["verdict"])
+    if verdict is Verdict.CANCEL and HoldReason.RISK_REVIEW not in cleared:
+        return Checked([], False, update, True)
+    if verdict is Verdict.HOLD:
+        found.append(
+            Hold(
+                HoldReason.RISK_REVIEW, f"risk score {update.get('risk_score', row.risk_score)}: verify with the buyer"
+            )
+        )
+    holds = kept + [h for h in found if h.reason not in cleared]
+    return Checked(holds, bool(row.confirmed) or not holds, update, False)
+
+
+def _cancel_for_risk(uow: UnitOfWork, order_id: int, update: dict[str, Any], timeline: Timeline) -> None:
+    import ordermesh.services.order_actions as order_actions
+
+    uow.orders.update(order_id, **update)
+    order_actions.cancel_whole(
+        uow, order_id, timeline, reason="cancelled automatically: risk score above the cancel threshold"
+    )
+
+
+def _announce(
+    uow: UnitOfWork,
+    order_id: int,
+    timeline: Timeline,
+    previous: list[dict[str, Any]],
+    holds: list[Hold],
+    old_status: str,
+    new_status: OrderStatus,
+) -> None:
+    """Timeline entries and events for holds that came or went and a status that changed."""
+    previous_holds = {h["reason"] for h in previous}
+    for h in holds:
+        if h.reason.value not in previous_holds:
+            timeline.add("order.held", f"On hold ({h.reason.value}): {h.detail}", h.as_dict())
+    for reason in previous_holds - {h.reason.value for h in holds}:
+        timeline.add("order.hold_cleared", f"Hold {reason} no longer applies", {"reason": reason})
+    if new_status.value != old_status:
+        timeline.add(
+            "order.status_changed", f"{old_status} → {new_status.value}", {"from": old_status, "to": new_status.value}
+        )
+        uow.emit(
+            events.Event("order.status_changed", {"order_id": order_id, "from": old_status, "to": new_status.value})
+        )
+
+
 _PIPELINE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.CONFIRMED, OrderStatus.ALLOCATED})
 
 
-def _assess(uow: UnitOfWork, order: OrderRow) -> Any:
-    row = order.row
+def _assess(uow: UnitOfWork, row: Any, customer_is_new: bool) -> Any:
     config = RiskConfig.from_dict(uow.tenant_settings().get("risk") or {})
     history = (
         uow.orders.customer_history(row.customer_id, row.placed_at - timedelta(hours=config.phone_window_hours), row.id)
-        if row.customer_id is not None
+        if row.customer_id is not None and not customer_is_new
         else None
     )
     shipments, rto = uow.orders.pincode_history(row.ship_pincode, row.id)

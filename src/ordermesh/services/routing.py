@@ -4,6 +4,7 @@ order's transaction. The decision itself is pure (domain.routing); this module g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import Any
 from ordermesh.adapters import pincode_directory
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.db.orders import OrderRow, quantities_of
+from ordermesh.adapters.db.repositories import SkuFacts as SkuFact
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain.catalog import Component, bundle_available
 from ordermesh.domain.errors import Collector, InsufficientStock
@@ -89,54 +91,94 @@ def allocate(uow: UnitOfWork, order: OrderRow, channel: ChannelRecord, timeline:
     open_lines = [line for line in order.lines if line.sku_id is not None and quantities_of(line).open > 0]
     if not open_lines:
         return Allocation(None, None, None)
-    destination = pincode_directory.lookup(row.ship_pincode)
-    candidates = _candidates(uow, channel, [line.sku_code for line in open_lines], destination is not None)
-    rules = rules_from(channel.spec.routing or {})
     route_lines = [
         RouteLine(
-            str(line.id),
+            str(line.line_no),  # a line's key in routing decisions: its number within the order
             line.sku_code,
             quantities_of(line).open,
             Decimal(line.unit_price) * quantities_of(line).open - Decimal(line.discount),
         )
         for line in open_lines
     ]
-    by_id = {str(line.id): line for line in open_lines}
-    decision: RoutingDecision | None = None
+    payment = PaymentMethod(row.payment_method)
+    decision = decide(uow, channel, route_lines, row.ship_pincode, payment)
+    decision, reserved = reserve_decided(
+        uow,
+        f"order:{row.id}",
+        decision,
+        route_lines,
+        timeline,
+        lambda: decide(uow, channel, route_lines, row.ship_pincode, payment),
+    )
+    if not reserved:
+        return Allocation(failure_hold(decision, row.holds, timeline), None, decision.as_dict())
+    by_key = {str(line.line_no): line for line in open_lines}
+    return _record(uow, order, decision, by_key, timeline)
+
+
+def decide(
+    uow: UnitOfWork,
+    channel: ChannelRecord,
+    lines: list[RouteLine],
+    pincode: str,
+    payment: PaymentMethod,
+    facts: dict[str, SkuFact] | None = None,
+) -> RoutingDecision:
+    """Where these lines would ship from now, by the channel's rules and the stock as it stands."""
+    destination = pincode_directory.lookup(pincode)
+    candidates = _candidates(uow, channel, [line.sku for line in lines], destination is not None, facts)
+    return route(lines, candidates, destination, payment, rules_from(channel.spec.routing or {}))
+
+
+def reserve_decided(
+    uow: UnitOfWork,
+    reference: str,
+    decision: RoutingDecision,
+    lines: list[RouteLine],
+    timeline: Any,
+    again: Callable[[], RoutingDecision],
+) -> tuple[RoutingDecision, bool]:
+    """Reserve what the decision assigns, in the caller's transaction. If another order took the
+    last units meanwhile, decide ``again`` with fresh stock and retry (ATTEMPTS in all). Returns
+    the decision carried out (or the last one that could not be) and whether stock was reserved."""
+    sku_of = {line.key: line.sku for line in lines}
     for attempt in range(ATTEMPTS):
-        decision = route(route_lines, candidates, destination, PaymentMethod(row.payment_method), rules)
-        if decision.outcome not in (Outcome.ALLOCATED, Outcome.FALLBACK):
-            break
+        if not decision.allocates:
+            return decision, False
         try:
-            with uow.savepoint():
-                reserve_in_transaction(
-                    uow,
-                    [StockLine(by_id[a.line_key].sku_code, a.location, a.quantity) for a in decision.assignments],
-                    reference=f"order:{row.id}",
-                )
+            # All or nothing, and a refusal writes nothing: no savepoint needed to carry on.
+            reserve_in_transaction(
+                uow,
+                [StockLine(sku_of[a.line_key], a.location, a.quantity) for a in decision.assignments],
+                reference=reference,
+            )
         except InsufficientStock as exc:
             timeline.add("order.reservation_lost", f"Stock went elsewhere while routing: {exc.detail}", None)
             if attempt + 1 < ATTEMPTS:
-                candidates = _candidates(uow, channel, [line.sku_code for line in open_lines], destination is not None)
+                decision = again()
             continue
-        return _record(uow, order, decision, by_id, timeline)
-    assert decision is not None
+        return decision, True
+    return decision, False
+
+
+def failure_hold(decision: RoutingDecision, current_holds: list[dict[str, Any]], timeline: Any) -> Hold:
+    """The hold an order gets when routing could not allocate it, said once on its timeline."""
     text = " ".join(decision.explanation[:3])
-    if not any(h["reason"] == HoldReason.OUT_OF_STOCK.value for h in row.holds):  # say it once, not on every retry
+    if not any(h["reason"] == HoldReason.OUT_OF_STOCK.value for h in current_holds):  # once, not on every retry
         timeline.add("order.routing_failed", text, decision.as_dict())
     if decision.outcome is Outcome.NO_ELIGIBLE_LOCATION:
-        return Allocation(Hold(HoldReason.UNSERVICEABLE, text), None, decision.as_dict())
-    return Allocation(Hold(HoldReason.OUT_OF_STOCK, text), None, decision.as_dict())
+        return Hold(HoldReason.UNSERVICEABLE, text)
+    return Hold(HoldReason.OUT_OF_STOCK, text)
 
 
 def _record(
-    uow: UnitOfWork, order: OrderRow, decision: RoutingDecision, by_id: dict[str, Any], timeline: Any
+    uow: UnitOfWork, order: OrderRow, decision: RoutingDecision, by_key: dict[str, Any], timeline: Any
 ) -> Allocation:
     locations = uow.locations.ids_for({a.location for a in decision.assignments})
     uow.orders.add_allocations(
         order.row.id,
         [
-            {"line_id": int(a.line_key), "location_id": locations[a.location], "quantity": a.quantity}
+            {"line_id": by_key[a.line_key].id, "location_id": locations[a.location], "quantity": a.quantity}
             for a in decision.assignments
         ],
         uow.now,
@@ -148,8 +190,8 @@ def _record(
     counts = []
     for line in order.lines:
         q = quantities_of(line)
-        if str(line.id) in added:
-            q = q.allocate(added[str(line.id)])
+        if str(line.line_no) in added:
+            q = q.allocate(added[str(line.line_no)])
             counts.append({"id": line.id, "allocated": q.allocated})
         quantities.append(q)
     uow.orders.set_line_counts(counts)
@@ -157,12 +199,19 @@ def _record(
     return Allocation(None, quantities, decision.as_dict())
 
 
-def _candidates(uow: UnitOfWork, channel: ChannelRecord, sku_codes: list[str], serviceable: bool) -> list[Candidate]:
+def _candidates(
+    uow: UnitOfWork,
+    channel: ChannelRecord,
+    sku_codes: list[str],
+    serviceable: bool,
+    known: dict[str, SkuFact] | None = None,
+) -> list[Candidate]:
     """Every location with its stock of the order's SKUs (bundles derived from components).
 
     Routing sees every location, whatever the acting person may see: the decision is the
-    tenant's, not the user's."""
-    facts = uow.skus.facts_for(sku_codes)
+    tenant's, not the user's. ``known``: the SKUs' catalog facts, when the caller has them."""
+    facts = known if known is not None and all(c in known for c in sku_codes) else uow.skus.facts_for(sku_codes)
+    facts = {c: facts[c] for c in sku_codes if c in facts}
     plain = {code: f.id for code, f in facts.items() if not f.is_bundle}
     bundles = {code: f.id for code, f in facts.items() if f.is_bundle}
     components = uow.skus.components_of(list(bundles.values())) if bundles else {}

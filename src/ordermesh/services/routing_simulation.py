@@ -408,14 +408,14 @@ def _replay(
     card: RateCard,
 ) -> str | tuple[_Plan, _Plan, dict[str, Any]]:
     """One order routed again; or why it cannot be (a reason for the skipped count)."""
-    unit_weight = {str(line.id): facts.weight(line.sku_code) for line in lines if line.sku_id is not None}
+    unit_weight = {str(line.line_no): facts.weight(line.sku_code) for line in lines if line.sku_id is not None}
     route_lines = []
     for line in lines:
         units = line.quantity - line.cancelled
         if line.sku_id is None or units <= 0:
             continue
         value = Decimal(line.unit_price) * units - Decimal(line.discount)
-        route_lines.append(RouteLine(str(line.id), line.sku_code, units, max(value, Decimal(0))))
+        route_lines.append(RouteLine(str(line.line_no), line.sku_code, units, max(value, Decimal(0))))
     if not route_lines:
         return "unmapped_sku" if any(line.sku_id is None for line in lines) else "cancelled"
     destination = pincode_directory.lookup(order.ship_pincode)

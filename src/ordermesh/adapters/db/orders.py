@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -395,21 +395,35 @@ class OrderRepository:
         )
 
 
+_INSERT_BY_PHONE = {
+    is_pg: (pg_insert(CUSTOMERS) if is_pg else sqlite_insert(CUSTOMERS))
+    .on_conflict_do_nothing(index_elements=["tenant_id", "phone"])
+    .returning(CUSTOMERS.c.id)
+    for is_pg in (True, False)
+}
+
+
 class CustomerRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
         self.tenant_id = tenant_id
         self.dialect = conn.dialect.name
 
-    def match_or_create(self, name: str, phone: str | None, email: str | None, now: datetime) -> int:
-        """One customer per person: the one with this phone, else this email, else a new one."""
+    def match_or_create(self, name: str, phone: str | None, email: str | None, now: datetime) -> tuple[int, bool]:
+        """One customer per person: the one with this phone, else this email, else a new one.
+        Returns the id and whether the customer is new.
+
+        With a phone, the insert comes first (one statement for a new buyer); the unique key on
+        (tenant, phone) turns it into nothing when the buyer exists, or is being created by a
+        concurrent order, which the look-up then finds."""
+        values = {"tenant_id": self.tenant_id, "name": name, "phone": phone, "email": email, "created_at": now}
         if phone:
-            found = self.conn.execute(
-                select(CUSTOMERS.c.id).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.phone == phone)
-            ).scalar()
-            if found:
-                return int(found)
-        elif email:
+            new = self.conn.execute(self._insert_by_phone, values).scalar()
+            if new is not None:
+                return int(new), True
+            found = self.conn.execute(self._by_phone, {"tenant_id": self.tenant_id, "phone": phone}).scalar_one()
+            return int(found), False
+        if email:
             found = self.conn.execute(
                 select(CUSTOMERS.c.id)
                 .where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.email == email)
@@ -417,21 +431,16 @@ class CustomerRepository:
                 .limit(1)
             ).scalar()
             if found:
-                return int(found)
-        values = {"tenant_id": self.tenant_id, "name": name, "phone": phone, "email": email, "created_at": now}
-        if phone:
-            ins = pg_insert(CUSTOMERS) if self.dialect == "postgresql" else sqlite_insert(CUSTOMERS)
-            new = self.conn.execute(
-                ins.values(**values)
-                .on_conflict_do_nothing(index_elements=["tenant_id", "phone"])
-                .returning(CUSTOMERS.c.id)
-            ).scalar()
-            if new is None:  # created a moment ago by a concurrent order from the same phone
-                new = self.conn.execute(
-                    select(CUSTOMERS.c.id).where(CUSTOMERS.c.tenant_id == self.tenant_id, CUSTOMERS.c.phone == phone)
-                ).scalar_one()
-            return int(new)
-        return int(self.conn.execute(insert(CUSTOMERS).values(**values).returning(CUSTOMERS.c.id)).scalar_one())
+                return int(found), False
+        return int(self.conn.execute(insert(CUSTOMERS).values(**values).returning(CUSTOMERS.c.id)).scalar_one()), True
+
+    @property
+    def _insert_by_phone(self) -> Any:
+        return _INSERT_BY_PHONE[self.dialect == "postgresql"]
+
+    _by_phone = select(CUSTOMERS.c.id).where(
+        CUSTOMERS.c.tenant_id == bindparam("tenant_id"), CUSTOMERS.c.phone == bindparam("phone")
+    )
 
     def get(self, customer_id: int) -> Any:
         return self.conn.execute(
