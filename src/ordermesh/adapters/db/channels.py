@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.domain.channels import ChannelSpec, ChannelType
@@ -27,15 +27,17 @@ def _record(r: Any) -> ChannelRecord:
     return ChannelRecord(r.id, spec, r.created_at, r.updated_at)
 
 
+# Built once (on the order intake path): SQLAlchemy then only looks its compiled form up.
+_BY_CODE = select(CHANNELS).where(CHANNELS.c.tenant_id == bindparam("tenant_id"), CHANNELS.c.code == bindparam("code"))
+
+
 class ChannelRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
         self.tenant_id = tenant_id
 
     def get(self, code: str) -> ChannelRecord | None:
-        row = self.conn.execute(
-            select(CHANNELS).where(CHANNELS.c.tenant_id == self.tenant_id, CHANNELS.c.code == code)
-        ).first()
+        row = self.conn.execute(_BY_CODE, {"tenant_id": self.tenant_id, "code": code}).first()
         return _record(row) if row else None
 
     def by_id(self, channel_id: int) -> ChannelRecord | None:

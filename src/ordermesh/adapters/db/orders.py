@@ -49,6 +49,32 @@ class History:
     lifetime_value: Any = 0
 
 
+# Statements on the order intake path, built once: SQLAlchemy then only looks up their compiled form.
+_INSERT_ORDER = {
+    is_pg: (pg_insert(ORDERS) if is_pg else sqlite_insert(ORDERS))
+    .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "external_id"])
+    .returning(ORDERS.c.id)
+    for is_pg in (True, False)
+}
+_BY_EXTERNAL = select(ORDERS.c.id).where(
+    ORDERS.c.tenant_id == bindparam("tenant_id"),
+    ORDERS.c.channel_id == bindparam("channel_id"),
+    ORDERS.c.external_id == bindparam("external_id"),
+)
+_INSERT_LINES = insert(LINES).returning(LINES.c.id, sort_by_parameter_order=True)
+_INSERT_ALLOCATIONS = insert(ALLOCS)
+_INSERT_EVENTS = insert(EVENTS)
+# Only orders with a final delivery outcome count, and the status condition is in the WHERE
+# clause, so the (tenant, pincode, status) index reads just those, not every order to the pincode.
+_OUTCOMES = ["delivered", "closed", "rto", "partially_returned", "returned"]
+_PINCODE_HISTORY = select(func.count(), func.sum(case((ORDERS.c.status == "rto", 1), else_=0))).where(
+    ORDERS.c.tenant_id == bindparam("tenant_id"),
+    ORDERS.c.ship_pincode == bindparam("pincode"),
+    ORDERS.c.status.in_(_OUTCOMES),
+    ORDERS.c.id != bindparam("exclude_id"),
+)
+
+
 class OrderRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
@@ -60,27 +86,17 @@ class OrderRepository:
 
         Two requests racing with the same order both reach this statement; the database's unique
         key lets exactly one insert, the other waits for it and gets None."""
-        ins = pg_insert(ORDERS) if self.dialect == "postgresql" else sqlite_insert(ORDERS)
-        stmt = (
-            ins.values(tenant_id=self.tenant_id, **values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "external_id"])
-            .returning(ORDERS.c.id)
-        )
-        return self.conn.execute(stmt).scalar()
+        stmt = _INSERT_ORDER[self.dialect == "postgresql"]
+        return self.conn.execute(stmt, {"tenant_id": self.tenant_id, **values}).scalar()
 
     def id_for_external(self, channel_id: int, external_id: str) -> int | None:
         return self.conn.execute(
-            select(ORDERS.c.id).where(
-                ORDERS.c.tenant_id == self.tenant_id,
-                ORDERS.c.channel_id == channel_id,
-                ORDERS.c.external_id == external_id,
-            )
+            _BY_EXTERNAL, {"tenant_id": self.tenant_id, "channel_id": channel_id, "external_id": external_id}
         ).scalar()
 
     def add_lines(self, order_id: int, lines: Sequence[dict[str, Any]]) -> list[int]:
         rows = self.conn.execute(
-            insert(LINES).returning(LINES.c.id, sort_by_parameter_order=True),
-            [{"tenant_id": self.tenant_id, "order_id": order_id, **line} for line in lines],
+            _INSERT_LINES, [{"tenant_id": self.tenant_id, "order_id": order_id, **line} for line in lines]
         ).all()
         return [r[0] for r in rows]
 
@@ -131,7 +147,7 @@ class OrderRepository:
     def add_allocations(self, order_id: int, rows: Sequence[dict[str, Any]], now: datetime) -> None:
         if rows:
             self.conn.execute(
-                insert(ALLOCS),
+                _INSERT_ALLOCATIONS,
                 [{"tenant_id": self.tenant_id, "order_id": order_id, "created_at": now, **r} for r in rows],
             )
 
@@ -151,7 +167,7 @@ class OrderRepository:
     def add_events(self, order_id: int, events: Sequence[dict[str, Any]]) -> None:
         if events:
             self.conn.execute(
-                insert(EVENTS), [{"tenant_id": self.tenant_id, "order_id": order_id, **e} for e in events]
+                _INSERT_EVENTS, [{"tenant_id": self.tenant_id, "order_id": order_id, **e} for e in events]
             )
 
     def events(self, order_id: int) -> list[Any]:
@@ -253,7 +269,7 @@ class OrderRepository:
             out.setdefault(r.order_id, []).append(r)
         return out
 
-    def duplicates(self, customer_id: int, basket: str, since: datetime, exclude_id: int) -> list[int]:
+    def duplicates(self, customer_id: int, basket: str, since: datetime, exclude_id: int | None) -> list[int]:
         rows = self.conn.execute(
             select(ORDERS.c.id).where(
                 ORDERS.c.tenant_id == self.tenant_id,
@@ -266,7 +282,7 @@ class OrderRepository:
         )
         return [r[0] for r in rows]
 
-    def customer_history(self, customer_id: int, since: datetime, exclude_id: int) -> History:
+    def customer_history(self, customer_id: int, since: datetime, exclude_id: int | None) -> History:
         s = ORDERS.c.status
         row = self.conn.execute(
             select(
@@ -284,14 +300,10 @@ class OrderRepository:
             int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0), int(row[4] or 0), row[5] or 0
         )
 
-    def pincode_history(self, pincode: str, exclude_id: int) -> tuple[int, int]:
+    def pincode_history(self, pincode: str, exclude_id: int | None) -> tuple[int, int]:
         """(orders that reached a final delivery outcome, of them returned to origin) for a pincode."""
-        s = ORDERS.c.status
         row = self.conn.execute(
-            select(
-                func.sum(case((s.in_(["delivered", "closed", "rto", "partially_returned", "returned"]), 1), else_=0)),
-                func.sum(case((s == "rto", 1), else_=0)),
-            ).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.ship_pincode == pincode, ORDERS.c.id != exclude_id)
+            _PINCODE_HISTORY, {"tenant_id": self.tenant_id, "pincode": pincode, "exclude_id": exclude_id or 0}
         ).one()
         return int(row[0] or 0), int(row[1] or 0)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from ordermesh.adapters.db import tables as t
 from ordermesh.adapters.db.idcache import IdCache, StagedIds
@@ -72,7 +72,7 @@ class TenantRepository:
         return TenantRow(row.id, row.code, row.name, row.settings) if row else None
 
     def by_id(self, tenant_id: int) -> TenantRow | None:
-        row = self.conn.execute(select(TENANTS).where(TENANTS.c.id == tenant_id)).first()
+        row = self.conn.execute(_TENANT_BY_ID, {"id": tenant_id}).first()
         return TenantRow(row.id, row.code, row.name, row.settings) if row else None
 
     def set_settings(self, tenant_id: int, settings: dict[str, Any]) -> None:
@@ -81,6 +81,19 @@ class TenantRepository:
     def all(self) -> list[TenantRow]:
         rows = self.conn.execute(select(TENANTS).order_by(TENANTS.c.code)).all()
         return [TenantRow(r.id, r.code, r.name, r.settings) for r in rows]
+
+
+# Statements on the order intake path, built once: SQLAlchemy then only looks up their compiled form.
+_TENANT_BY_ID = select(TENANTS).where(TENANTS.c.id == bindparam("id"))
+_SKU_FACTS = select(SKUS.c.code, SKUS.c.id, SKUS.c.mrp, SKUS.c.gst_rate, SKUS.c.active, SKUS.c.is_bundle).where(
+    SKUS.c.tenant_id == bindparam("tenant_id"), SKUS.c.code.in_(bindparam("codes", expanding=True))
+)
+_LOCATIONS = (
+    select(LOCATIONS)
+    .where(LOCATIONS.c.tenant_id == bindparam("tenant_id"))
+    .order_by(LOCATIONS.c.priority, LOCATIONS.c.code)
+)
+_ACTIVE_LOCATIONS = _LOCATIONS.where(LOCATIONS.c.active.is_(True))
 
 
 class UserRepository:
@@ -180,11 +193,7 @@ class SkuRepository:
         codes = list(set(codes))
         if not codes:
             return {}
-        rows = self.conn.execute(
-            select(SKUS.c.code, SKUS.c.id, SKUS.c.mrp, SKUS.c.gst_rate, SKUS.c.active, SKUS.c.is_bundle).where(
-                self._scoped(), SKUS.c.code.in_(codes)
-            )
-        )
+        rows = self.conn.execute(_SKU_FACTS, {"tenant_id": self.tenant_id, "codes": codes})
         return {r.code: SkuFacts(r.id, Decimal(r.mrp), Decimal(r.gst_rate), r.active, r.is_bundle) for r in rows}
 
     def weights_for(self, codes: Iterable[str]) -> dict[str, int]:
@@ -378,10 +387,7 @@ class LocationRepository:
         return _location(row) if row else None
 
     def all(self, *, active_only: bool = False) -> list[LocationRecord]:
-        stmt = select(LOCATIONS).where(LOCATIONS.c.tenant_id == self.tenant_id)
-        if active_only:
-            stmt = stmt.where(LOCATIONS.c.active.is_(True))
-        rows = self.conn.execute(stmt.order_by(LOCATIONS.c.priority, LOCATIONS.c.code))
+        rows = self.conn.execute(_ACTIVE_LOCATIONS if active_only else _LOCATIONS, {"tenant_id": self.tenant_id})
         return [_location(r) for r in rows]
 
     def page(self, after: str | None, limit: int) -> list[LocationRecord]:

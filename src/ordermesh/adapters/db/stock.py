@@ -142,6 +142,23 @@ _SQLITE_LEDGER = (
 )
 
 
+_BY_LOCATION = (
+    select(
+        BAL.c.sku_id,
+        LOCS.c.code,
+        LOCS.c.id,
+        BAL.c.on_hand,
+        BAL.c.reserved,
+        BAL.c.quarantined,
+        BAL.c.safety_stock,
+        BAL.c.low_stock_threshold,
+    )
+    .join(LOCS, LOCS.c.id == BAL.c.location_id)
+    .where(BAL.c.tenant_id == bindparam("tenant_id"), BAL.c.sku_id.in_(bindparam("sku_ids", expanding=True)))
+    .order_by(LOCS.c.priority, LOCS.c.code)
+)
+
+
 @dataclass(frozen=True)
 class BalanceAfter:
     balance: Balance
@@ -361,21 +378,7 @@ class StockRepository:
         """sku id -> its balance at every location that has one, best location first."""
         if not sku_ids:
             return {}
-        rows = self.conn.execute(
-            select(
-                BAL.c.sku_id,
-                LOCS.c.code,
-                LOCS.c.id,
-                BAL.c.on_hand,
-                BAL.c.reserved,
-                BAL.c.quarantined,
-                BAL.c.safety_stock,
-                BAL.c.low_stock_threshold,
-            )
-            .join(LOCS, LOCS.c.id == BAL.c.location_id)
-            .where(BAL.c.tenant_id == self.tenant_id, BAL.c.sku_id.in_(list(sku_ids)))
-            .order_by(LOCS.c.priority, LOCS.c.code)
-        )
+        rows = self.conn.execute(_BY_LOCATION, {"tenant_id": self.tenant_id, "sku_ids": list(sku_ids)})
         out: dict[int, list[LocationStock]] = {}
         for r in rows:
             out.setdefault(r.sku_id, []).append(
