@@ -68,7 +68,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     order_in = build_order(raw, errors, parse_time)
     errors.raise_if_any()
     assert order_in is not None
-    channel = uow.channels.get(order_in.channel)
+    channel = uow.channel(order_in.channel)
     if channel is None or not uow.actor.sees_channel(order_in.channel):
         raise ValidationFailed(f"channel '{order_in.channel}' does not exist; create it first", field="channel")
     existing = uow.orders.id_for_external(channel.id, order_in.external_id)
@@ -199,23 +199,16 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
             )
     for r in line_rows:
         r["allocated"] = allocated.get(str(r["line_no"]), 0)
-    line_ids = uow.orders.add_lines(order_id, line_rows)
+    allocation_rows = []
     if allocated:
         assert decision is not None
         locations = uow.locations.ids_for({a.location for a in decision.assignments})
-        uow.orders.add_allocations(
-            order_id,
-            [
-                {
-                    "line_id": line_ids[int(a.line_key) - 1],
-                    "location_id": locations[a.location],
-                    "quantity": a.quantity,
-                }
-                for a in decision.assignments
-            ],
-            uow.now,
-        )
+        allocation_rows = [
+            {"line_no": int(a.line_key), "location_id": locations[a.location], "quantity": a.quantity}
+            for a in decision.assignments
+        ]
     _announce(uow, order_id, timeline, [], holds, OrderStatus.PENDING.value, status)
+    uow.orders.add_body(order_id, line_rows, allocation_rows, timeline.take(), uow.now)
     return _created(uow, order_id, channel, order_in, timeline)
 
 
@@ -283,6 +276,11 @@ class Timeline:
         self.entries.append(
             {"at": self.uow.now, "kind": kind, "message": message, "data": data, "actor": self.uow.actor.ref}
         )
+
+    def take(self) -> list[dict[str, Any]]:
+        """The entries so far, numbered in order, for a caller that writes them itself."""
+        entries, self.entries = self.entries, []
+        return [{**e, "n": i} for i, e in enumerate(entries)]
 
     def flush(self) -> None:
         assert self.order_id is not None

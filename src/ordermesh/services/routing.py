@@ -231,7 +231,7 @@ def _candidates(
             at[code] = bundle_available(parts, {str(cid): avail.get(cid, 0) for cid, _ in components.get(bid, [])})
     serving = set(channel.spec.locations) if channel.spec.locations else None
     out = []
-    for loc in uow.locations.all():
+    for loc in uow.all_locations():
         spec = loc.spec
         origin = pincode_directory.lookup(spec.address.pincode)
         if origin is None:

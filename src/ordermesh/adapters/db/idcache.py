@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 SKU_TTL_SECONDS = 30.0
 
@@ -106,3 +108,39 @@ class StagedIds:
     def discard(self) -> None:
         self._locations.clear()
         self._skus.clear()
+
+
+@dataclass
+class TenantConfig:
+    """A tenant's channels (by code) and locations as they were at one configuration version."""
+
+    version: int
+    channels: dict[str, Any] = field(default_factory=dict)
+    locations: list[Any] | None = None
+
+
+class ConfigCache:
+    """Per process, shared by a container's units of work: each tenant's configuration at the
+    newest version seen. Entries are keyed by the tenant's config_version, which triggers bump on
+    every change to a channel or location, so an entry is never used once it is out of date."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, TenantConfig] = {}
+
+    def get(self, tenant_id: int, version: int) -> TenantConfig:
+        """A private copy to read and fill; :meth:`publish` shares what was filled."""
+        entry = self._entries.get(tenant_id)
+        if entry is None or entry.version != version:
+            return TenantConfig(version)
+        return TenantConfig(version, dict(entry.channels), entry.locations)
+
+    def publish(self, tenant_id: int, config: TenantConfig) -> None:
+        with self._lock:
+            entry = self._entries.get(tenant_id)
+            if entry is None or entry.version < config.version:
+                self._entries[tenant_id] = config
+            elif entry.version == config.version:
+                entry.channels.update(config.channels)
+                if entry.locations is None:
+                    entry.locations = config.locations

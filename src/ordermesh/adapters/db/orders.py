@@ -3,6 +3,7 @@ statement per table, whatever the number of lines."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,31 @@ _PINCODE_HISTORY = select(func.count(), func.sum(case((ORDERS.c.status == "rto",
 )
 
 
+_LINE_KEYS = ("line_no", "sku_code", "sku_id", "quantity", "unit_price", "discount", "tax", "allocated")
+_PG_ADD_BODY = """
+WITH lines AS (
+    INSERT INTO order_lines (tenant_id, order_id, line_no, sku_code, sku_id, quantity, unit_price, discount, tax,
+                             allocated, shipped, delivered, cancelled, returned)
+    SELECT %(tenant)s, %(order)s, line_no, sku_code, sku_id, quantity, unit_price, discount, tax, allocated,
+           0, 0, 0, 0
+    FROM json_to_recordset(%(lines)s::json) AS x(line_no int, sku_code text, sku_id bigint, quantity int,
+                                               unit_price numeric, discount numeric, tax numeric, allocated int)
+    ORDER BY line_no
+    RETURNING id, line_no
+),
+allocations AS (
+    INSERT INTO order_allocations (tenant_id, order_id, line_id, location_id, quantity, created_at)
+    SELECT %(tenant)s, %(order)s, lines.id, x.location_id, x.quantity, %(now)s
+    FROM json_to_recordset(%(allocations)s::json) AS x(line_no int, location_id bigint, quantity int)
+    JOIN lines ON lines.line_no = x.line_no
+)
+INSERT INTO order_events (tenant_id, order_id, at, kind, message, data, actor)
+SELECT %(tenant)s, %(order)s, at, kind, message, data, actor
+FROM json_to_recordset(%(events)s::json) AS x(at timestamptz, kind text, message text, data json, actor text, n int)
+ORDER BY n
+"""
+
+
 class OrderRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
@@ -99,6 +125,45 @@ class OrderRepository:
             _INSERT_LINES, [{"tenant_id": self.tenant_id, "order_id": order_id, **line} for line in lines]
         ).all()
         return [r[0] for r in rows]
+
+    def add_body(
+        self,
+        order_id: int,
+        lines: Sequence[dict[str, Any]],
+        allocations: Sequence[dict[str, Any]],
+        events: Sequence[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        """A new order's lines, allocations (by ``line_no``) and timeline entries.
+
+        On PostgreSQL in one statement through the driver, as the stock movements are (see
+        StockRepository.apply_all): this is the tail of every order's intake."""
+        if self.dialect != "postgresql":
+            ids = self.add_lines(order_id, lines)
+            by_no = {line["line_no"]: ids[i] for i, line in enumerate(lines)}
+            self.add_allocations(
+                order_id,
+                [
+                    {"line_id": by_no[a["line_no"]], "location_id": a["location_id"], "quantity": a["quantity"]}
+                    for a in allocations
+                ],
+                now,
+            )
+            self.add_events(order_id, [{k: v for k, v in e.items() if k != "n"} for e in events])
+            return
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute(  # type: ignore[attr-defined]
+            _PG_ADD_BODY,
+            {
+                "tenant": self.tenant_id,
+                "order": order_id,
+                "now": now,
+                "lines": json.dumps([{k: line[k] for k in _LINE_KEYS} for line in lines], default=str),
+                "allocations": json.dumps(list(allocations)),
+                "events": json.dumps([{**e, "at": e["at"].isoformat()} for e in events], default=str),
+            },
+        )
 
     def get(self, order_id: int, *, for_update: bool = False) -> OrderRow | None:
         stmt = select(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id == order_id)

@@ -54,6 +54,7 @@ class TenantRow:
     code: str
     name: str
     settings: dict[str, Any]
+    config_version: int = 0  # see migration 0003
 
 
 class TenantRepository:
@@ -73,7 +74,7 @@ class TenantRepository:
 
     def by_id(self, tenant_id: int) -> TenantRow | None:
         row = self.conn.execute(_TENANT_BY_ID, {"id": tenant_id}).first()
-        return TenantRow(row.id, row.code, row.name, row.settings) if row else None
+        return TenantRow(row.id, row.code, row.name, row.settings, row.config_version) if row else None
 
     def set_settings(self, tenant_id: int, settings: dict[str, Any]) -> None:
         self.conn.execute(update(TENANTS).where(TENANTS.c.id == tenant_id).values(settings=settings))

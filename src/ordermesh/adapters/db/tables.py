@@ -80,6 +80,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    # Bumped by triggers on every change to the tenant's channels or locations (migration 0003).
+    config_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class User(Base):

@@ -12,18 +12,20 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine
 
 from ordermesh.adapters.clock import Clock, SystemClock
-from ordermesh.adapters.db.channels import ChannelRepository
+from ordermesh.adapters.db.channels import ChannelRecord, ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
-from ordermesh.adapters.db.idcache import IdCache, StagedIds
+from ordermesh.adapters.db.idcache import ConfigCache, IdCache, StagedIds, TenantConfig
 from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
     AlertRepository,
     ApiKeyRepository,
     AuditRepository,
+    LocationRecord,
     LocationRepository,
     SkuRepository,
     TenantRepository,
+    TenantRow,
     UserRepository,
 )
 from ordermesh.adapters.db.stock import StockRepository
@@ -48,10 +50,13 @@ class UnitOfWork:
         request_id: str | None = None,
         write: bool = True,
         ids: IdCache | None = None,
+        config: ConfigCache | None = None,
     ):
         self._engine = engine
         self._ids = ids or IdCache()
         self._staged = StagedIds(self._ids)
+        self._config_cache = config or ConfigCache()
+        self._config: TenantConfig | None = None  # this unit's view, published when it ends well
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock or SystemClock()
@@ -86,7 +91,8 @@ class UnitOfWork:
         self.channels = ChannelRepository(self.conn, tenant_id)
         self.orders = OrderRepository(self.conn, tenant_id)
         self.customers = CustomerRepository(self.conn, tenant_id)
-        self._settings: dict[str, Any] | None = None
+        self._tenant_row: TenantRow | None = None
+        self._config = None
 
     def use_tenant(self, tenant_id: int) -> None:
         """Scope this unit of work to a tenant created or found inside it (platform commands)."""
@@ -102,19 +108,50 @@ class UnitOfWork:
             clock=self.clock,
             request_id=self.request_id,
             write=False,
+            ids=self._ids,
+            config=self._config_cache,
         )
+
+    def _tenant(self) -> TenantRow:
+        if self._tenant_row is None:
+            assert self.tenant_id is not None
+            self._tenant_row = self.tenants.by_id(self.tenant_id) or TenantRow(self.tenant_id, "", "", {}, -1)
+        return self._tenant_row
 
     def tenant_settings(self) -> dict[str, Any]:
         """The tenant's stored settings (risk rules, routing defaults), read once per unit of work."""
-        if self._settings is None:
+        return dict(self._tenant().settings)
+
+    def _tenant_config(self) -> TenantConfig:
+        if self._config is None:
             assert self.tenant_id is not None
-            tenant = self.tenants.by_id(self.tenant_id)
-            self._settings = dict(tenant.settings) if tenant else {}
-        return self._settings
+            self._config = self._config_cache.get(self.tenant_id, self._tenant().config_version)
+        return self._config
+
+    def channel(self, code: str) -> ChannelRecord | None:
+        """A channel by code, from this process's cache while the tenant's configuration is
+        unchanged (one read of the tenant row tells)."""
+        config = self._tenant_config()
+        if code not in config.channels:
+            config.channels[code] = self.channels.get(code)
+        return config.channels[code]  # type: ignore[no-any-return]
+
+    def all_locations(self) -> list[LocationRecord]:
+        """Every location of the tenant (as routing sees them), cached like :meth:`channel`."""
+        config = self._tenant_config()
+        if config.locations is None:
+            config.locations = self.locations.all()
+        return config.locations
+
+    def _publish_config(self) -> None:
+        if self._config is not None and self.tenant_id is not None:
+            self._config_cache.publish(self.tenant_id, self._config)
+        self._config = None
 
     def __exit__(self, *exc: object) -> None:
         if not self.write and exc[0] is None:
             self._staged.publish()  # nothing was written, so everything read was committed data
+            self._publish_config()
         self._staged.discard()
         if self._tx.is_active:
             self._tx.rollback()
@@ -192,6 +229,7 @@ class UnitOfWork:
                 self._write_audit_and_events()
         self._tx.commit()
         self._staged.publish()
+        self._publish_config()
         self._audit.clear()
         self._events.clear()
         self._now = None
@@ -291,6 +329,7 @@ UowFactory = Callable[..., UnitOfWork]
 
 def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
     ids = IdCache()
+    config = ConfigCache()
 
     def factory(
         *,
@@ -300,7 +339,14 @@ def make_uow_factory(engine: Engine, clock: Clock | None = None) -> UowFactory:
         write: bool = True,
     ) -> UnitOfWork:
         return UnitOfWork(
-            engine, tenant_id=tenant_id, actor=actor, clock=clock, request_id=request_id, write=write, ids=ids
+            engine,
+            tenant_id=tenant_id,
+            actor=actor,
+            clock=clock,
+            request_id=request_id,
+            write=write,
+            ids=ids,
+            config=config,
         )
 
     return factory
