@@ -35,7 +35,7 @@ def load(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> OrderRo
     order = uow.orders.get(order_id, for_update=for_update)
     if order is None:
         raise NotFound(f"order {order_id} not found", field="order")
-    channel = uow.channels.by_id(order.row.channel_id)
+    channel = uow.channel_by_id(order.row.channel_id)
     if channel is None or not uow.actor.sees_channel(channel.spec.code):
         raise NotFound(f"order {order_id} not found", field="order")
     return order

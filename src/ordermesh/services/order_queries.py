@@ -115,7 +115,7 @@ def count_orders(uow: UnitOfWork, *, status: str | None = None, channel: str | N
 
 
 def _channel_codes(uow: UnitOfWork) -> dict[int, str]:
-    return {c.id: c.spec.code for c in uow.channels.all() if uow.actor.sees_channel(c.spec.code)}
+    return {c.id: c.spec.code for c in uow.all_channels() if uow.actor.sees_channel(c.spec.code)}
 
 
 def _summary(uow: UnitOfWork, row: Any, lines: list[Any], channels: dict[int, str]) -> dict[str, Any]:

@@ -306,7 +306,7 @@ def run_pipeline(
     status = OrderStatus(row.status)
     if status in (OrderStatus.CANCELLED, OrderStatus.CLOSED) or status not in _PIPELINE_STATUSES:
         return status
-    channel = channel or uow.channels.by_id(row.channel_id)
+    channel = channel or uow.channel_by_id(row.channel_id)
     assert channel is not None
     codes = [line.sku_code for line in order.lines]
     facts = uow.skus.facts_for(codes)

@@ -192,10 +192,8 @@ def authenticate_key(uow: UnitOfWork, key: str) -> Principal:
     row = uow.api_keys.by_prefix(prefix) if prefix else None
     if row is None or row.revoked_at is not None or not key_matches(key, row.key_hash):
         raise Unauthorized("the API key is not valid")
-    tenant = uow.tenants.by_id(row.tenant_id)
-    assert tenant is not None
     actor = Actor("api_key", row.prefix, row.name, Role(row.role), _frozen(row.locations), _frozen(row.channels))
-    return Principal(tenant.id, tenant.code, actor)
+    return Principal(row.tenant_id, row.tenant_code, actor)
 
 
 def authenticate_user(uow: UnitOfWork, email: str, password: str) -> Principal:

@@ -117,6 +117,7 @@ class TenantConfig:
     version: int
     channels: dict[str, Any] = field(default_factory=dict)
     locations: list[Any] | None = None
+    all_channels: list[Any] | None = None
 
 
 class ConfigCache:
@@ -133,7 +134,7 @@ class ConfigCache:
         entry = self._entries.get(tenant_id)
         if entry is None or entry.version != version:
             return TenantConfig(version)
-        return TenantConfig(version, dict(entry.channels), entry.locations)
+        return TenantConfig(version, dict(entry.channels), entry.locations, entry.all_channels)
 
     def publish(self, tenant_id: int, config: TenantConfig) -> None:
         with self._lock:
@@ -144,3 +145,5 @@ class ConfigCache:
                 entry.channels.update(config.channels)
                 if entry.locations is None:
                     entry.locations = config.locations
+                if entry.all_channels is None:
+                    entry.all_channels = config.all_channels

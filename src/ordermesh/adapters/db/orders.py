@@ -76,6 +76,33 @@ _PINCODE_HISTORY = select(func.count(), func.sum(case((ORDERS.c.status == "rto",
 )
 
 
+# Reading one order (every API answer about an order does), built once.
+_ORDER = select(ORDERS).where(ORDERS.c.tenant_id == bindparam("tenant_id"), ORDERS.c.id == bindparam("order_id"))
+_ORDER_FOR_UPDATE = _ORDER.with_for_update()
+_LINES_OF = (
+    select(LINES)
+    .where(LINES.c.tenant_id == bindparam("tenant_id"), LINES.c.order_id == bindparam("order_id"))
+    .order_by(LINES.c.line_no)
+)
+_ALLOCATIONS_OF = (
+    select(ALLOCS, LOCS.c.code.label("location"))
+    .join(LOCS, LOCS.c.id == ALLOCS.c.location_id)
+    .where(
+        ALLOCS.c.tenant_id == bindparam("tenant_id"), ALLOCS.c.order_id == bindparam("order_id"), ALLOCS.c.quantity > 0
+    )
+    .order_by(ALLOCS.c.id)
+)
+_EVENTS_OF = (
+    select(EVENTS)
+    .where(EVENTS.c.tenant_id == bindparam("tenant_id"), EVENTS.c.order_id == bindparam("order_id"))
+    .order_by(EVENTS.c.id)
+)
+_CHANGES_OF = (
+    select(CHANGES)
+    .where(CHANGES.c.tenant_id == bindparam("tenant_id"), CHANGES.c.order_id == bindparam("order_id"))
+    .order_by(CHANGES.c.version)
+)
+
 _LINE_KEYS = ("line_no", "sku_code", "sku_id", "quantity", "unit_price", "discount", "tax", "allocated")
 _PG_ADD_BODY = """
 WITH lines AS (
@@ -166,27 +193,12 @@ class OrderRepository:
         )
 
     def get(self, order_id: int, *, for_update: bool = False) -> OrderRow | None:
-        stmt = select(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id == order_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).first()
+        keys = {"tenant_id": self.tenant_id, "order_id": order_id}
+        row = self.conn.execute(_ORDER_FOR_UPDATE if for_update else _ORDER, keys).first()
         if row is None:
             return None
-        lines = list(
-            self.conn.execute(
-                select(LINES)
-                .where(LINES.c.tenant_id == self.tenant_id, LINES.c.order_id == order_id)
-                .order_by(LINES.c.line_no)
-            )
-        )
-        allocs = list(
-            self.conn.execute(
-                select(ALLOCS, LOCS.c.code.label("location"))
-                .join(LOCS, LOCS.c.id == ALLOCS.c.location_id)
-                .where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.order_id == order_id, ALLOCS.c.quantity > 0)
-                .order_by(ALLOCS.c.id)
-            )
-        )
+        lines = list(self.conn.execute(_LINES_OF, keys))
+        allocs = list(self.conn.execute(_ALLOCATIONS_OF, keys))
         return OrderRow(row, lines, allocs)
 
     def update(self, order_id: int, **values: Any) -> None:
@@ -236,13 +248,7 @@ class OrderRepository:
             )
 
     def events(self, order_id: int) -> list[Any]:
-        return list(
-            self.conn.execute(
-                select(EVENTS)
-                .where(EVENTS.c.tenant_id == self.tenant_id, EVENTS.c.order_id == order_id)
-                .order_by(EVENTS.c.id)
-            )
-        )
+        return list(self.conn.execute(_EVENTS_OF, {"tenant_id": self.tenant_id, "order_id": order_id}))
 
     def add_change(
         self, order_id: int, version: int, at: datetime, actor: str, reason: str | None, changes: dict[str, Any]
@@ -260,13 +266,7 @@ class OrderRepository:
         )
 
     def changes(self, order_id: int) -> list[Any]:
-        return list(
-            self.conn.execute(
-                select(CHANGES)
-                .where(CHANGES.c.tenant_id == self.tenant_id, CHANGES.c.order_id == order_id)
-                .order_by(CHANGES.c.version)
-            )
-        )
+        return list(self.conn.execute(_CHANGES_OF, {"tenant_id": self.tenant_id, "order_id": order_id}))
 
     def page(
         self,

@@ -97,6 +97,13 @@ _LOCATIONS = (
 _ACTIVE_LOCATIONS = _LOCATIONS.where(LOCATIONS.c.active.is_(True))
 
 
+_KEY_BY_PREFIX = (
+    select(KEYS, TENANTS.c.code.label("tenant_code"))
+    .join(TENANTS, TENANTS.c.id == KEYS.c.tenant_id)
+    .where(KEYS.c.prefix == bindparam("prefix"))
+)
+
+
 class UserRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -125,7 +132,8 @@ class ApiKeyRepository:
         return int(self.conn.execute(insert(KEYS).values(**values).returning(KEYS.c.id)).scalar_one())
 
     def by_prefix(self, prefix: str) -> Any:
-        return self.conn.execute(select(KEYS).where(KEYS.c.prefix == prefix)).first()
+        """The key with this prefix and its tenant's code (``tenant_code``): every API request asks."""
+        return self.conn.execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
 
     def for_tenant(self, tenant_id: int) -> list[Any]:
         return list(self.conn.execute(select(KEYS).where(KEYS.c.tenant_id == tenant_id).order_by(KEYS.c.id)))

@@ -136,6 +136,16 @@ class UnitOfWork:
             config.channels[code] = self.channels.get(code)
         return config.channels[code]  # type: ignore[no-any-return]
 
+    def all_channels(self) -> list[ChannelRecord]:
+        """Every channel of the tenant, by code, cached like :meth:`channel`."""
+        config = self._tenant_config()
+        if config.all_channels is None:
+            config.all_channels = self.channels.all()
+        return config.all_channels
+
+    def channel_by_id(self, channel_id: int) -> ChannelRecord | None:
+        return next((c for c in self.all_channels() if c.id == channel_id), None)
+
     def all_locations(self) -> list[LocationRecord]:
         """Every location of the tenant (as routing sees them), cached like :meth:`channel`."""
         config = self._tenant_config()
