@@ -44,8 +44,12 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev chromium lint
 	$(BIN)/pytest
 
+# Reservations, hot SKU and ledger check; then the new-order pipeline and order lists; then orders
+# over HTTP. Each prints its figures beside the raw-SQL baseline of the same run (docs/benchmarks.md).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/orders_bench.py
+	$(BIN)/python bench/http_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -42,7 +42,7 @@ from common import (
 from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
 from ordermesh.services import platform
-from orders_bench import ADDRESS, PRICE, WARMUP, order_counts, phone_for, raw_factory
+from orders_bench import WARMUP, order_counts, order_payload, raw_factory
 
 MEDUSA_ORDERS_PER_S = 2.0  # shared/design/PERFORMANCE.md: Medusa 2.21, same machine class, 1 and 8 clients
 TARGET_VS_RAW = 0.25
@@ -57,16 +57,7 @@ def http_factory(port: int, key: str, fx: Fixture) -> Place:
     placed_at = datetime.now(UTC).isoformat()
 
     def place(reference: str, picks: list[int]) -> bool:
-        phone = phone_for(reference)
-        body = {
-            "channel": "manual",
-            "external_id": reference,
-            "placed_at": placed_at,
-            "customer": {"name": "Priya Sharma", "phone": phone, "email": None},
-            "shipping_address": {**ADDRESS, "phone": phone},
-            "payment": {"method": "prepaid"},
-            "lines": [{"sku": codes[i], "quantity": 1, "unit_price": PRICE} for i in picks],
-        }
+        body = order_payload(reference, [codes[i] for i in picks], placed_at)
         conn.request("POST", "/api/v1/orders", json.dumps(body), headers)
         response = conn.getresponse()
         text = response.read()

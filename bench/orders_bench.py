@@ -70,6 +70,20 @@ def phone_for(reference: str) -> str:
     return f"9{run}{client}{n:07d}"  # 10 digits, unique per run, client and order
 
 
+def order_payload(reference: str, skus: list[str], placed_at: str) -> dict[str, Any]:
+    """One benchmark order as a channel (or the API) sends it: prepaid, 1 unit of each SKU."""
+    phone = phone_for(reference)
+    return {
+        "channel": "manual",
+        "external_id": reference,
+        "placed_at": placed_at,
+        "customer": {"name": "Priya Sharma", "phone": phone, "email": None},
+        "shipping_address": {**ADDRESS, "phone": phone},
+        "payment": {"method": "prepaid"},
+        "lines": [{"sku": sku, "quantity": 1, "unit_price": PRICE} for sku in skus],
+    }
+
+
 # --- service layer --------------------------------------------------------------------------------
 
 
@@ -83,18 +97,8 @@ def service_factory(fx: Fixture) -> Place:
     placed_at = datetime.now(UTC).isoformat()
 
     def place(reference: str, picks: list[int]) -> bool:
-        phone = phone_for(reference)
-        raw = {
-            "channel": "manual",
-            "external_id": reference,
-            "placed_at": placed_at,
-            "customer": {"name": "Priya Sharma", "phone": phone, "email": None},
-            "shipping_address": {**ADDRESS, "phone": phone},
-            "payment": {"method": "prepaid"},
-            "lines": [{"sku": codes[i], "quantity": 1, "unit_price": PRICE} for i in picks],
-        }
         with uow_factory(tenant_id=tenant, actor=ACTOR) as uow:
-            ingest_order(uow, raw)
+            ingest_order(uow, order_payload(reference, [codes[i] for i in picks], placed_at))
         return True
 
     if container.engine.dialect.name == "postgresql":
