@@ -68,19 +68,21 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     order_in = build_order(raw, errors, parse_time)
     errors.raise_if_any()
     assert order_in is not None
+    snapshot = uow.intake_snapshot(
+        order_in.channel, order_in.external_id, [line.sku for line in order_in.lines], order_in.shipping.pincode
+    )
     channel = uow.channel(order_in.channel)
     if channel is None or not uow.actor.sees_channel(order_in.channel):
         raise ValidationFailed(f"channel '{order_in.channel}' does not exist; create it first", field="channel")
-    existing = uow.orders.id_for_external(channel.id, order_in.external_id)
-    if existing is not None:
-        return _again(uow, existing, order_in)
+    if snapshot.existing_id is not None:
+        return _again(uow, snapshot.existing_id, order_in)
     customer_id, customer_is_new = uow.customers.match_or_create(
         order_in.customer_name,
         normalise_phone(order_in.customer_phone or order_in.shipping.phone),
         normalise_email(order_in.customer_email),
         uow.now,
     )
-    facts = uow.skus.facts_for([line.sku for line in order_in.lines])
+    facts = snapshot.facts
     line_rows: list[dict[str, Any]] = []
     for n, line in enumerate(order_in.lines, start=1):
         fact = facts.get(line.sku)
@@ -148,7 +150,15 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     # Everything is decided before anything is written, so the order goes in once, in its final
     # state; only a reservation lost to another order at the last moment changes it afterwards.
     draft = SimpleNamespace(id=None, **values)
-    checked = _check(uow, draft, list(order_in.lines), facts, timeline, customer_is_new=customer_is_new)
+    checked = _check(
+        uow,
+        draft,
+        list(order_in.lines),
+        facts,
+        timeline,
+        customer_is_new=customer_is_new,
+        pincode_history=snapshot.pincode_history,
+    )
     if checked.cancel:
         order_id = _insert(uow, values, line_rows)
         if order_id is None:
@@ -164,7 +174,9 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
     payment = order_in.payment_method
     decision = None
     if not holds:
-        decision = order_routing.decide(uow, channel, route_lines, order_in.shipping.pincode, payment, facts)
+        decision = order_routing.decide(
+            uow, channel, route_lines, order_in.shipping.pincode, payment, facts, snapshot.stock
+        )
         update["routing"] = decision.as_dict()
         if not decision.allocates:
             holds.append(order_routing.failure_hold(decision, [], timeline))
@@ -353,6 +365,7 @@ def _check(
     timeline: Timeline,
     *,
     customer_is_new: bool,
+    pincode_history: tuple[int, int] | None = None,
 ) -> Checked:
     """The holds an order's lines, address, buyer and risk call for (keeping those a person set,
     and leaving out those a person cleared). ``row``: the order as stored, or as about to be."""
@@ -371,7 +384,7 @@ def _check(
             )
     update: dict[str, Any] = {}
     if row.risk is None:  # scored once, at intake; a person's decision is recorded as a cleared hold
-        assessment = _assess(uow, row, customer_is_new)
+        assessment = _assess(uow, row, customer_is_new, pincode_history)
         update["risk_score"] = assessment.score
         update["risk"] = assessment.to_dict()
         reasons = "; ".join(r.message for r in assessment.reasons) or "no risk signals"
@@ -428,14 +441,14 @@ def _announce(
 _PIPELINE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.CONFIRMED, OrderStatus.ALLOCATED})
 
 
-def _assess(uow: UnitOfWork, row: Any, customer_is_new: bool) -> Any:
+def _assess(uow: UnitOfWork, row: Any, customer_is_new: bool, pincode_history: tuple[int, int] | None) -> Any:
     config = RiskConfig.from_dict(uow.tenant_settings().get("risk") or {})
     history = (
         uow.orders.customer_history(row.customer_id, row.placed_at - timedelta(hours=config.phone_window_hours), row.id)
         if row.customer_id is not None and not customer_is_new
         else None
     )
-    shipments, rto = uow.orders.pincode_history(row.ship_pincode, row.id)
+    shipments, rto = pincode_history or uow.orders.pincode_history(row.ship_pincode, row.id)
     addr = row.shipping_address
     inp = RiskInput(
         payment_method=PaymentMethod(row.payment_method),

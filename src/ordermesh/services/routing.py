@@ -14,6 +14,7 @@ from ordermesh.adapters import pincode_directory
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.db.orders import OrderRow, quantities_of
 from ordermesh.adapters.db.repositories import SkuFacts as SkuFact
+from ordermesh.adapters.db.stock import LocationStock
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.domain.catalog import Component, bundle_available
 from ordermesh.domain.errors import Collector, InsufficientStock
@@ -123,10 +124,12 @@ def decide(
     pincode: str,
     payment: PaymentMethod,
     facts: dict[str, SkuFact] | None = None,
+    stock: dict[int, list[LocationStock]] | None = None,
 ) -> RoutingDecision:
-    """Where these lines would ship from now, by the channel's rules and the stock as it stands."""
+    """Where these lines would ship from now, by the channel's rules and the stock as it stands
+    (``stock``: the plain SKUs' balances by SKU id, when the caller has just read them)."""
     destination = pincode_directory.lookup(pincode)
-    candidates = _candidates(uow, channel, [line.sku for line in lines], destination is not None, facts)
+    candidates = _candidates(uow, channel, [line.sku for line in lines], destination is not None, facts, stock)
     return route(lines, candidates, destination, payment, rules_from(channel.spec.routing or {}))
 
 
@@ -205,6 +208,7 @@ def _candidates(
     sku_codes: list[str],
     serviceable: bool,
     known: dict[str, SkuFact] | None = None,
+    known_stock: dict[int, list[LocationStock]] | None = None,
 ) -> list[Candidate]:
     """Every location with its stock of the order's SKUs (bundles derived from components).
 
@@ -216,7 +220,11 @@ def _candidates(
     bundles = {code: f.id for code, f in facts.items() if f.is_bundle}
     components = uow.skus.components_of(list(bundles.values())) if bundles else {}
     component_ids = {cid for parts in components.values() for cid, _ in parts}
-    balances = uow.stock.by_location(list(set(plain.values()) | component_ids))
+    wanted = set(plain.values()) | component_ids
+    if known_stock is not None and not component_ids:
+        balances = {sku_id: rows for sku_id, rows in known_stock.items() if sku_id in wanted}
+    else:
+        balances = uow.stock.by_location(list(wanted))
     stock: dict[str, dict[str, int]] = {}  # location -> sku code -> available
     by_sku_id: dict[str, dict[int, int]] = {}
     for sku_id, rows in balances.items():

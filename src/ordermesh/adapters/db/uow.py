@@ -15,6 +15,7 @@ from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db.channels import ChannelRecord, ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN
 from ordermesh.adapters.db.idcache import ConfigCache, IdCache, StagedIds, TenantConfig
+from ordermesh.adapters.db.intake import IntakeSnapshot, read_intake
 from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
@@ -135,6 +136,18 @@ class UnitOfWork:
         if code not in config.channels:
             config.channels[code] = self.channels.get(code)
         return config.channels[code]  # type: ignore[no-any-return]
+
+    def intake_snapshot(self, channel_code: str, external_id: str, codes: list[str], pincode: str) -> IntakeSnapshot:
+        """What order intake reads before deciding (see adapters.db.intake), in one round trip on
+        PostgreSQL; the tenant row it brings serves :meth:`tenant_settings` and the caches."""
+        assert self.tenant_id is not None
+        if self.dialect == "postgresql":
+            snapshot = read_intake(self.conn, self.tenant_id, None, channel_code, external_id, codes, pincode)
+            self._tenant_row = snapshot.tenant
+            return snapshot
+        channel = self.channel(channel_code)
+        channel_id = channel.id if channel else None
+        return read_intake(self.conn, self.tenant_id, channel_id, channel_code, external_id, codes, pincode)
 
     def all_channels(self) -> list[ChannelRecord]:
         """Every channel of the tenant, by code, cached like :meth:`channel`."""
