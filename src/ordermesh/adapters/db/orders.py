@@ -3,13 +3,14 @@ statement per table, whatever the number of lines."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -57,6 +58,18 @@ _INSERT_ORDER = {
     .returning(ORDERS.c.id)
     for is_pg in (True, False)
 }
+_ORDER_JSON_COLUMNS = tuple(c.name for c in ORDERS.columns if isinstance(c.type, JSON))
+
+
+@functools.cache
+def _pg_insert_order(columns: tuple[str, ...]) -> str:
+    values = ", ".join(f"%({c})s::json" if c in _ORDER_JSON_COLUMNS else f"%({c})s" for c in columns)
+    return (
+        f"INSERT INTO orders ({', '.join(columns)}) VALUES ({values}) "
+        "ON CONFLICT (tenant_id, channel_id, external_id) DO NOTHING RETURNING id"
+    )
+
+
 _BY_EXTERNAL = select(ORDERS.c.id).where(
     ORDERS.c.tenant_id == bindparam("tenant_id"),
     ORDERS.c.channel_id == bindparam("channel_id"),
@@ -139,8 +152,17 @@ class OrderRepository:
 
         Two requests racing with the same order both reach this statement; the database's unique
         key lets exactly one insert, the other waits for it and gets None."""
-        stmt = _INSERT_ORDER[self.dialect == "postgresql"]
-        return self.conn.execute(stmt, {"tenant_id": self.tenant_id, **values}).scalar()
+        if self.dialect == "postgresql":
+            # Through the driver, as the rest of intake's writes (ADR 0007); JSON columns as text.
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            params = {"tenant_id": self.tenant_id, **values}
+            for column in _ORDER_JSON_COLUMNS:
+                if params.get(column) is not None:
+                    params[column] = json.dumps(params[column])
+            row = raw.execute(_pg_insert_order(tuple(params)), params).fetchone()  # type: ignore[attr-defined]
+            return None if row is None else int(row[0])
+        return self.conn.execute(_INSERT_ORDER[False], {"tenant_id": self.tenant_id, **values}).scalar()
 
     def id_for_external(self, channel_id: int, external_id: str) -> int | None:
         return self.conn.execute(
@@ -480,6 +502,13 @@ _INSERT_BY_PHONE = {
 }
 
 
+_PG_INSERT_CUSTOMER = (
+    "INSERT INTO customers (tenant_id, name, phone, email, created_at) "
+    "VALUES (%(tenant_id)s, %(name)s, %(phone)s, %(email)s, %(created_at)s) "
+    "ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING id"
+)
+
+
 class CustomerRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
@@ -495,7 +524,13 @@ class CustomerRepository:
         concurrent order, which the look-up then finds."""
         values = {"tenant_id": self.tenant_id, "name": name, "phone": phone, "email": email, "created_at": now}
         if phone:
-            new = self.conn.execute(self._insert_by_phone, values).scalar()
+            if self.dialect == "postgresql":  # on every order's path: through the driver (ADR 0007)
+                raw = self.conn.connection.dbapi_connection
+                assert raw is not None
+                row = raw.execute(_PG_INSERT_CUSTOMER, values).fetchone()  # type: ignore[attr-defined]
+                new = row[0] if row else None
+            else:
+                new = self.conn.execute(self._insert_by_phone, values).scalar()
             if new is not None:
                 return int(new), True
             found = self.conn.execute(self._by_phone, {"tenant_id": self.tenant_id, "phone": phone}).scalar_one()
