@@ -36,9 +36,10 @@ def get_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
         {"at": e.at, "kind": e.kind, "message": e.message, "data": e.data, "actor": e.actor}
         for e in uow.orders.events(order_id)
     ]
+    # Every recorded change raises the version, so an order at version 1 has none to read.
+    changes = uow.orders.changes(order_id) if order.row.version > 1 else []
     view["changes"] = [
-        {"version": c.version, "at": c.at, "actor": c.actor, "reason": c.reason, "changes": c.changes}
-        for c in uow.orders.changes(order_id)
+        {"version": c.version, "at": c.at, "actor": c.actor, "reason": c.reason, "changes": c.changes} for c in changes
     ]
     return view
 

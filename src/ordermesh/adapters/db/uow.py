@@ -58,6 +58,8 @@ class UnitOfWork:
         self._staged = StagedIds(self._ids)
         self._config_cache = config or ConfigCache()
         self._config: TenantConfig | None = None  # this unit's view, published when it ends well
+        self._primed_tenant: TenantRow | None = None  # see reopen()
+        self._tenant_row: TenantRow | None = None
         self.tenant_id = tenant_id
         self.actor = actor
         self.clock = clock or SystemClock()
@@ -92,7 +94,7 @@ class UnitOfWork:
         self.channels = ChannelRepository(self.conn, tenant_id)
         self.orders = OrderRepository(self.conn, tenant_id)
         self.customers = CustomerRepository(self.conn, tenant_id)
-        self._tenant_row: TenantRow | None = None
+        self._tenant_row = self._primed_tenant if self._primed_tenant and self._primed_tenant.id == tenant_id else None
         self._config = None
 
     def use_tenant(self, tenant_id: int) -> None:
@@ -101,8 +103,10 @@ class UnitOfWork:
         self._bind_tenant(tenant_id)
 
     def reopen(self) -> UnitOfWork:
-        """A new read-only unit of work for the same tenant and actor (to read what was committed)."""
-        return UnitOfWork(
+        """A new read-only unit of work for the same tenant and actor (to read what was committed).
+        It starts from the tenant row this one read: the cached configuration of that version is
+        exact for it, and a change committed since reaches the next request."""
+        fresh = UnitOfWork(
             self._engine,
             tenant_id=self.tenant_id,
             actor=self.actor,
@@ -112,6 +116,8 @@ class UnitOfWork:
             ids=self._ids,
             config=self._config_cache,
         )
+        fresh._primed_tenant = self._tenant_row
+        return fresh
 
     def _tenant(self) -> TenantRow:
         if self._tenant_row is None:
