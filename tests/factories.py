@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from ordermesh.services import catalog, inventory, locations
+from ordermesh.services import catalog, inventory, locations, orders
 from tests.conftest import TenantCtx
 
 STATES = {
@@ -65,3 +66,29 @@ def balance(t: TenantCtx, sku: str, location: str) -> inventory.Balance:
             if row.location == location:
                 return row.balance
     return inventory.Balance()
+
+
+def order_payload(
+    external_id: str, *, placed_at: str = "2026-11-20T10:00:00+05:30", sku: str = "TEE"
+) -> dict[str, Any]:
+    """A prepaid one-unit order to Mumbai, from a buyer no other order has."""
+    return {
+        "channel": "manual",
+        "external_id": external_id,
+        "placed_at": placed_at,
+        "customer": {"name": "Asha", "phone": f"98{uuid.uuid4().int % 10**8:08d}"},
+        "shipping_address": {
+            "name": "Asha",
+            "line1": "Flat 3, Lake View",
+            "city": "Mumbai",
+            "state": "MH",
+            "pincode": "400001",
+        },
+        "payment": {"method": "prepaid"},
+        "lines": [{"sku": sku, "quantity": 1, "unit_price": "499"}],
+    }
+
+
+def place_order(t: TenantCtx, external_id: str, **kw: Any) -> int:
+    with t.uow() as uow:
+        return orders.ingest_order(uow, order_payload(external_id, **kw)).order_id

@@ -148,6 +148,14 @@ class RoutingDecision:
         return self.outcome in (Outcome.ALLOCATED, Outcome.FALLBACK)
 
     @property
+    def units_by_line(self) -> dict[str, int]:
+        """Line key -> the units the decision assigns it, over every location."""
+        out: dict[str, int] = {}
+        for a in self.assignments:
+            out[a.line_key] = out.get(a.line_key, 0) + a.quantity
+        return out
+
+    @property
     def shipments(self) -> dict[str, tuple[str, ...]]:
         """Location -> the keys of the lines it ships (a line split by quantity is in several)."""
         out: dict[str, list[str]] = {}

@@ -180,7 +180,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
         update["routing"] = decision.as_dict()
         if not decision.allocates:
             holds.append(order_routing.failure_hold(decision, [], timeline))
-    allocated = _allocated_by_line(decision) if decision is not None and not holds else {}
+    allocated = decision.units_by_line if decision is not None and not holds else {}
     status = _status_of(line_rows, allocated, holds, checked.confirmed)
     values.update(update, status=status.value, holds=[h.as_dict() for h in holds], confirmed=checked.confirmed)
     order_id = uow.orders.insert_if_new(values)
@@ -201,7 +201,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
             holds = [order_routing.failure_hold(final, [], timeline)]
             allocated = {}
         else:
-            allocated = _allocated_by_line(final)
+            allocated = final.units_by_line
             timeline.add("order.routed", " ".join(final.explanation), final.as_dict())
         if final is not decision or not reserved:
             decision = final
@@ -250,13 +250,6 @@ def _created(uow: UnitOfWork, order_id: int, channel: ChannelRecord, order_in: O
     return Ingested(order_id, True)
 
 
-def _allocated_by_line(decision: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for a in decision.assignments:
-        out[a.line_key] = out.get(a.line_key, 0) + a.quantity
-    return out
-
-
 def _status_of(
     line_rows: list[dict[str, Any]], allocated: dict[str, int], holds: list[Hold], confirmed: bool
 ) -> OrderStatus:
@@ -290,9 +283,9 @@ class Timeline:
         )
 
     def take(self) -> list[dict[str, Any]]:
-        """The entries so far, numbered in order, for a caller that writes them itself."""
+        """The entries so far, for a caller that writes them itself."""
         entries, self.entries = self.entries, []
-        return [{**e, "n": i} for i, e in enumerate(entries)]
+        return entries
 
     def flush(self) -> None:
         assert self.order_id is not None

@@ -186,9 +186,7 @@ def _record(
         ],
         uow.now,
     )
-    added: dict[str, int] = {}
-    for a in decision.assignments:
-        added[a.line_key] = added.get(a.line_key, 0) + a.quantity
+    added = decision.units_by_line
     quantities = []
     counts = []
     for line in order.lines:

@@ -3,41 +3,20 @@ configuration version. A change made through any process reaches the next order 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from ordermesh.bootstrap import bootstrap
 from ordermesh.config import Settings
-from ordermesh.services import channels, locations, orders
+from ordermesh.services import channels, locations
 from tests.conftest import TenantCtx
-from tests.factories import make_location, make_sku, receive
-
-
-def order_body(ext: str) -> dict[str, Any]:
-    return {
-        "channel": "manual",
-        "external_id": ext,
-        "placed_at": "2026-11-20T10:00:00+05:30",
-        "customer": {"name": "Asha", "phone": f"98{uuid.uuid4().int % 10**8:08d}"},
-        "shipping_address": {
-            "name": "Asha",
-            "line1": "Flat 3, Lake View",
-            "city": "Mumbai",
-            "state": "MH",
-            "pincode": "400001",
-        },
-        "payment": {"method": "prepaid"},
-        "lines": [{"sku": "TEE", "quantity": 1, "unit_price": "499"}],
-    }
+from tests.factories import make_location, make_sku, place_order, receive
 
 
 def routed_to(t: TenantCtx, ext: str) -> list[str]:
-    with t.uow() as uow:
-        order_id = orders.ingest_order(uow, order_body(ext)).order_id
+    order_id = place_order(t, ext)
     with t.uow(write=False) as uow:
         order = uow.orders.get(order_id)
         assert order is not None

@@ -9,29 +9,13 @@ from sqlalchemy import text
 
 from ordermesh.adapters.db.outbox import take_job
 from ordermesh.bootstrap import Container
-from ordermesh.services import orders, sla
+from ordermesh.services import sla
 from tests.conftest import TenantCtx
-from tests.factories import make_location, make_sku, receive
+from tests.factories import make_location, make_sku, place_order, receive
 
 
 def place(t: TenantCtx, ext: str, placed_at: str) -> int:
-    body = {
-        "channel": "manual",
-        "external_id": ext,
-        "placed_at": placed_at,
-        "customer": {"name": "Asha", "phone": f"98{uuid.uuid4().int % 10**8:08d}"},
-        "shipping_address": {
-            "name": "Asha",
-            "line1": "Flat 3, Lake View",
-            "city": "Mumbai",
-            "state": "MH",
-            "pincode": "400001",
-        },
-        "payment": {"method": "prepaid"},
-        "lines": [{"sku": "TEE", "quantity": 1, "unit_price": "499"}],
-    }
-    with t.uow() as uow:
-        return orders.ingest_order(uow, body).order_id
+    return place_order(t, ext, placed_at=placed_at)
 
 
 def states(t: TenantCtx) -> dict[int, str]:

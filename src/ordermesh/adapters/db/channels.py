@@ -40,12 +40,6 @@ class ChannelRepository:
         row = self.conn.execute(_BY_CODE, {"tenant_id": self.tenant_id, "code": code}).first()
         return _record(row) if row else None
 
-    def by_id(self, channel_id: int) -> ChannelRecord | None:
-        row = self.conn.execute(
-            select(CHANNELS).where(CHANNELS.c.tenant_id == self.tenant_id, CHANNELS.c.id == channel_id)
-        ).first()
-        return _record(row) if row else None
-
     def all(self) -> list[ChannelRecord]:
         rows = self.conn.execute(
             select(CHANNELS).where(CHANNELS.c.tenant_id == self.tenant_id).order_by(CHANNELS.c.code)

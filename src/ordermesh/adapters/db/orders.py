@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
@@ -52,12 +51,11 @@ class History:
 
 
 # Statements on the order intake path, built once: SQLAlchemy then only looks up their compiled form.
-_INSERT_ORDER = {
-    is_pg: (pg_insert(ORDERS) if is_pg else sqlite_insert(ORDERS))
+_SQLITE_INSERT_ORDER = (
+    sqlite_insert(ORDERS)
     .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "external_id"])
     .returning(ORDERS.c.id)
-    for is_pg in (True, False)
-}
+)
 _ORDER_JSON_COLUMNS = tuple(c.name for c in ORDERS.columns if isinstance(c.type, JSON))
 
 
@@ -162,7 +160,7 @@ class OrderRepository:
                     params[column] = json.dumps(params[column])
             row = raw.execute(_pg_insert_order(tuple(params)), params).fetchone()  # type: ignore[attr-defined]
             return None if row is None else int(row[0])
-        return self.conn.execute(_INSERT_ORDER[False], {"tenant_id": self.tenant_id, **values}).scalar()
+        return self.conn.execute(_SQLITE_INSERT_ORDER, {"tenant_id": self.tenant_id, **values}).scalar()
 
     def id_for_external(self, channel_id: int, external_id: str) -> int | None:
         return self.conn.execute(
@@ -198,7 +196,7 @@ class OrderRepository:
                 ],
                 now,
             )
-            self.add_events(order_id, [{k: v for k, v in e.items() if k != "n"} for e in events])
+            self.add_events(order_id, events)
             return
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
@@ -210,7 +208,9 @@ class OrderRepository:
                 "now": now,
                 "lines": json.dumps([{k: line[k] for k in _LINE_KEYS} for line in lines], default=str),
                 "allocations": json.dumps(list(allocations)),
-                "events": json.dumps([{**e, "at": e["at"].isoformat()} for e in events], default=str),
+                "events": json.dumps(
+                    [{**e, "at": e["at"].isoformat(), "n": n} for n, e in enumerate(events)], default=str
+                ),
             },
         )
 
@@ -494,14 +494,9 @@ class OrderRepository:
         )
 
 
-_INSERT_BY_PHONE = {
-    is_pg: (pg_insert(CUSTOMERS) if is_pg else sqlite_insert(CUSTOMERS))
-    .on_conflict_do_nothing(index_elements=["tenant_id", "phone"])
-    .returning(CUSTOMERS.c.id)
-    for is_pg in (True, False)
-}
-
-
+_SQLITE_INSERT_BY_PHONE = (
+    sqlite_insert(CUSTOMERS).on_conflict_do_nothing(index_elements=["tenant_id", "phone"]).returning(CUSTOMERS.c.id)
+)
 _PG_INSERT_CUSTOMER = (
     "INSERT INTO customers (tenant_id, name, phone, email, created_at) "
     "VALUES (%(tenant_id)s, %(name)s, %(phone)s, %(email)s, %(created_at)s) "
@@ -530,7 +525,7 @@ class CustomerRepository:
                 row = raw.execute(_PG_INSERT_CUSTOMER, values).fetchone()  # type: ignore[attr-defined]
                 new = row[0] if row else None
             else:
-                new = self.conn.execute(self._insert_by_phone, values).scalar()
+                new = self.conn.execute(_SQLITE_INSERT_BY_PHONE, values).scalar()
             if new is not None:
                 return int(new), True
             found = self.conn.execute(self._by_phone, {"tenant_id": self.tenant_id, "phone": phone}).scalar_one()
@@ -545,10 +540,6 @@ class CustomerRepository:
             if found:
                 return int(found), False
         return int(self.conn.execute(insert(CUSTOMERS).values(**values).returning(CUSTOMERS.c.id)).scalar_one()), True
-
-    @property
-    def _insert_by_phone(self) -> Any:
-        return _INSERT_BY_PHONE[self.dialect == "postgresql"]
 
     _by_phone = select(CUSTOMERS.c.id).where(
         CUSTOMERS.c.tenant_id == bindparam("tenant_id"), CUSTOMERS.c.phone == bindparam("phone")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal, or_, select, text, update
+from sqlalchemy import Connection, bindparam, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,39 +24,12 @@ SKUS = t.Sku.__table__
 LOCS = t.Location.__table__
 
 
-def _guarded_update(guard: Guard) -> Any:
-    on_hand = BAL.c.on_hand + bindparam("d_on_hand")
-    reserved = BAL.c.reserved + bindparam("d_reserved")
-    quarantined = BAL.c.quarantined + bindparam("d_quarantined")
-    conditions = [
-        BAL.c.tenant_id == bindparam("b_tenant"),
-        BAL.c.sku_id == bindparam("b_sku"),
-        BAL.c.location_id == bindparam("b_location"),
-        on_hand >= 0,
-        reserved >= 0,
-        quarantined >= 0,
-    ]
-    if guard is Guard.COVERS_RESERVED:
-        conditions.append(on_hand >= reserved)
-    elif guard is Guard.AVAILABLE:
-        conditions.append(on_hand - reserved - BAL.c.safety_stock >= 0)
-    return (
-        update(BAL)
-        .where(and_(*conditions))
-        .values(on_hand=on_hand, reserved=reserved, quarantined=quarantined, updated_at=bindparam("b_now"))
-        .returning(BAL.c.on_hand, BAL.c.reserved, BAL.c.quarantined, BAL.c.safety_stock, BAL.c.low_stock_threshold)
-    )
-
-
-# Built once: SQLAlchemy caches their compiled form, which matters on the reservation hot path.
-_GUARDED = {g: _guarded_update(g) for g in Guard}
-
-
 @dataclass(frozen=True)
 class GuardedMove:
     """One ledger row to write and the balance change it makes, where ``guard`` holds.
 
-    ``sku_id`` None: resolve ``sku`` (a plain SKU's code) in the statement itself; an unknown code or a bundle then makes the whole call refuse, like a failed guard."""
+    ``sku_id`` None: resolve ``sku`` (a plain SKU's code) in the statement itself; an unknown code
+    or a bundle then makes the whole call refuse, like a failed guard."""
 
     sku: str
     sku_id: int | None
@@ -76,8 +49,8 @@ _GUARD_CODE = {Guard.NON_NEGATIVE: 0, Guard.COVERS_RESERVED: 1, Guard.AVAILABLE:
 # their latest committed values; ``verdict`` says whether every guard holds on them; only then do
 # ``upd`` and ``mov`` write the balances and the ledger rows. A refusal changes nothing, so callers
 # need no savepoint. ``sku_id = ANY (...)`` steers the planner to the primary key (it cannot see
-# how few rows the JSON holds). The moves travel as one JSON document (json.dumps is far cheaper than the
-# driver's array adaptation), which also keeps the text fixed, so psycopg prepares it once.
+# how few rows the JSON holds). The moves travel as one JSON document (json.dumps is far cheaper
+# than the driver's array adaptation), which also keeps the text fixed, so psycopg prepares it once.
 _PG_APPLY_ALL = """
 WITH want AS (
     SELECT coalesce(w.sku_id, (SELECT s.id FROM skus s WHERE s.tenant_id = %(tenant)s AND s.code = w.sku
@@ -212,26 +185,6 @@ class StockRepository:
             ],
         )
 
-    def apply_guarded(
-        self, sku_id: int, location_id: int, delta: Delta, guard: Guard, now: datetime
-    ) -> BalanceAfter | None:
-        """Apply a delta where the guard holds; None when it does not (or there is no balance row)."""
-        row = self.conn.execute(
-            _GUARDED[guard],
-            {
-                "b_tenant": self.tenant_id,
-                "b_sku": sku_id,
-                "b_location": location_id,
-                "d_on_hand": delta.on_hand,
-                "d_reserved": delta.reserved,
-                "d_quarantined": delta.quarantined,
-                "b_now": now,
-            },
-        ).first()
-        if row is None:
-            return None
-        return BalanceAfter(Balance(row[0], row[1], row[2], row[3]), row[4])
-
     def apply_all(
         self, moves: Sequence[GuardedMove], actor: str, now: datetime
     ) -> dict[tuple[str, int], BalanceAfter] | None:
@@ -348,10 +301,6 @@ class StockRepository:
         if row is None:
             return None
         return Balance(row[0], row[1], row[2], row[3]), row[4]
-
-    def add_movements(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(MOV), [{"tenant_id": self.tenant_id, **r} for r in rows])
 
     def set_policy(
         self,

@@ -235,21 +235,6 @@ class UnitOfWork:
         finally:
             self.conn.exec_driver_sql("PRAGMA query_only = OFF")
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Undo a step (its writes, events and audit rows) without losing the rest of the
-        transaction, e.g. a reservation that lost a race, so the order can be held instead."""
-        events, audit = len(self._events), len(self._audit)
-        nested = self.conn.begin_nested()
-        try:
-            yield
-        except BaseException:
-            nested.rollback()
-            del self._events[events:]
-            del self._audit[audit:]
-            raise
-        nested.commit()
-
     def commit(self) -> None:
         if self._audit or self._events:
             if self.dialect == "postgresql":
