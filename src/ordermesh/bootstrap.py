@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from ordermesh.adapters.channels.connections import Connections
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db.engine import make_engine
 from ordermesh.adapters.db.uow import UowFactory, make_uow_factory
+from ordermesh.adapters.vault import Vault
 from ordermesh.config import Settings
 
 
@@ -18,8 +20,19 @@ class Container:
     engine: Engine
     uow: UowFactory
     clock: Clock
+    connections: Connections = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.connections = Connections(self._vault)
+
+    def _vault(self) -> Vault:
+        # Built on first use: reading or generating the session secret is not every command's business.
+        from ordermesh.web.secret import session_secret
+
+        return Vault.from_config(self.settings.credentials_key, session_secret(self.settings))
 
     def close(self) -> None:
+        self.connections.close()
         self.engine.dispose()
 
 

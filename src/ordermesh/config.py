@@ -17,6 +17,13 @@ class Settings(BaseSettings):
         None,
         description="Signs dashboard session cookies. If unset, one is generated and kept in var/secret_key.",
     )
+    credentials_key: str | None = Field(
+        None,
+        description="Fernet key(s), comma-separated, that seal channel credentials at rest; the first seals. "
+        "If unset, a key is derived from the session secret.",
+    )
+    channel_poll_minutes: float = Field(5.0, description="How often the worker pulls orders from each channel")
+    inventory_push_seconds: float = Field(30.0, description="How often the worker pushes changed stock to channels")
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = Field(10, description="PostgreSQL connections per process")

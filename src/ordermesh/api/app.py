@@ -14,7 +14,18 @@ from ordermesh import __version__
 from ordermesh.adapters.db import migrate
 from ordermesh.api import problems
 from ordermesh.api.middleware import RequestMiddleware
-from ordermesh.api.routers import channels, customers, health, inventory, locations, orders, platform, routing, skus
+from ordermesh.api.routers import (
+    channel_sync,
+    channels,
+    customers,
+    health,
+    inventory,
+    locations,
+    orders,
+    platform,
+    routing,
+    skus,
+)
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
@@ -68,6 +79,8 @@ def create_app(
         skus.router,
         locations.router,
         inventory.router,
+        channel_sync.router,
+        channel_sync.webhooks,
         channels.router,
         orders.router,
         customers.router,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ordermesh.domain.availability import ChannelRule
 from ordermesh.domain.catalog import code_problem
 from ordermesh.domain.errors import Collector
 
@@ -32,6 +33,9 @@ class ChannelSpec:
     sla: dict[str, Any] = field(default_factory=dict)
     routing: dict[str, Any] = field(default_factory=dict)
     active: bool = True
+    base_url: str | None = None  # the channel's API; None: nothing to talk to (manual, CSV)
+    connector: dict[str, Any] = field(default_factory=dict)  # the connector's settings (not secrets)
+    inventory: dict[str, Any] = field(default_factory=dict)  # buffer and rule (domain.availability)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +46,9 @@ class ChannelSpec:
             "sla": self.sla,
             "routing": self.routing,
             "active": self.active,
+            "base_url": self.base_url,
+            "connector": self.connector,
+            "inventory": self.inventory,
         }
 
 
@@ -67,7 +74,15 @@ def build_channel(raw: Mapping[str, Any], errors: Collector) -> ChannelSpec | No
     ):
         errors.add("locations", "must be a list of location codes")
         locations = None
-    for key in ("sla", "routing"):
+    base_url = raw.get("base_url")
+    if base_url is not None and (
+        not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")) or len(base_url) > 500
+    ):
+        errors.add("base_url", "must be an http:// or https:// address")
+        base_url = None
+    if isinstance(raw.get("inventory"), Mapping):
+        ChannelRule.from_dict(raw["inventory"], errors)
+    for key in ("sla", "routing", "connector", "inventory"):
         if raw.get(key) is not None and not isinstance(raw.get(key), Mapping):
             errors.add(key, "must be an object")
     active = raw.get("active", True)
@@ -84,4 +99,7 @@ def build_channel(raw: Mapping[str, Any], errors: Collector) -> ChannelSpec | No
         dict(raw.get("sla") or {}),
         dict(raw.get("routing") or {}),
         active,
+        base_url.rstrip("/") if base_url else None,
+        dict(raw.get("connector") or {}),
+        dict(raw.get("inventory") or {}),
     )

@@ -7,9 +7,10 @@ from typing import Any
 
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.adapters.vault import Vault
 from ordermesh.domain.access import Permission
 from ordermesh.domain.channels import ChannelSpec, ChannelType, build_channel
-from ordermesh.domain.errors import AlreadyExists, Collector, NotFound
+from ordermesh.domain.errors import AlreadyExists, Collector, NotFound, ValidationFailed
 from ordermesh.services.common import require
 from ordermesh.services.routing import validate_channel_settings
 
@@ -22,9 +23,15 @@ def add_default_channels(uow: UnitOfWork) -> None:
     uow.audit("channel.created", "channel", MANUAL.code, after=MANUAL.as_dict())
 
 
-def create_channel(uow: UnitOfWork, raw: Mapping[str, Any]) -> ChannelRecord:
+def create_channel(uow: UnitOfWork, raw: Mapping[str, Any], vault: Vault | None = None) -> ChannelRecord:
+    """A new channel; ``credentials`` in ``raw`` are sealed with ``vault`` and never stored in clear."""
     require(uow.actor, Permission.CHANNELS_WRITE)
     errors = Collector()
+    credentials = raw.get("credentials")
+    if credentials is not None and (
+        not isinstance(credentials, Mapping) or not all(isinstance(v, str) and v for v in credentials.values())
+    ):
+        errors.add("credentials", "must be an object of non-empty strings")
     spec = build_channel(raw, errors)
     if spec is not None:
         validate_channel_settings(spec.sla, spec.routing, errors)
@@ -33,8 +40,14 @@ def create_channel(uow: UnitOfWork, raw: Mapping[str, Any]) -> ChannelRecord:
     _check_locations(uow, spec)
     if uow.channels.get(spec.code) is not None:
         raise AlreadyExists(f"channel '{spec.code}' already exists", field="code")
-    uow.channels.add(spec, uow.now)
-    uow.audit("channel.created", "channel", spec.code, after=spec.as_dict())
+    channel_id = uow.channels.add(spec, uow.now)
+    if credentials:
+        if vault is None:
+            raise ValidationFailed("credentials cannot be stored here (no vault)", field="credentials")
+        uow.channels.set_credentials(channel_id, vault.seal(credentials), uow.now)
+    uow.audit(
+        "channel.created", "channel", spec.code, after={**spec.as_dict(), "credentials": sorted(credentials or {})}
+    )
     record = _get(uow, spec.code)
     uow.commit()
     return record

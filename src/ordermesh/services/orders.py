@@ -56,6 +56,7 @@ def parse_time(text: str) -> datetime | None:
 class Ingested:
     order_id: int
     created: bool
+    changed: bool = False  # an existing order took the payload as a new version
 
 
 def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
@@ -266,7 +267,7 @@ def _again(uow: UnitOfWork, order_id: int, order_in: OrderIn) -> Ingested:
         uow.commit()  # a customer matched or created for the repeat is harmless to keep
         return Ingested(order_id, False)
     order_changes.apply_channel_update(uow, current, order_in)
-    return Ingested(order_id, False)
+    return Ingested(order_id, False, changed=True)
 
 
 class Timeline:

@@ -6,20 +6,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.config import Settings
 from ordermesh.services.platform import list_tenants
 from ordermesh.services.sla import check_sla
+
+if TYPE_CHECKING:
+    from ordermesh.bootstrap import Container
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
     every: timedelta
-    run: Callable[[UnitOfWork], object]  # per tenant, in that tenant's unit of work
+    run: Callable[[UnitOfWork], object] = lambda uow: None  # per tenant, in that tenant's unit of work
+    # per tenant, for jobs that call channels: they open their own units of work around the calls
+    run_calling: Callable[[Container, int], object] | None = None
 
 
-JOBS = (Job("sla_check", timedelta(minutes=1), lambda uow: check_sla(uow)),)
+def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
+    def run(container: Container, tenant_id: int) -> None:
+        from ordermesh.services import channel_sync as cs
+
+        sync = cs.Sync(container.uow, container.connections, tenant_id)
+        with container.uow(tenant_id=tenant_id, write=False) as uow:
+            channels = [
+                c.spec.code
+                for c in uow.all_channels()
+                if c.spec.active and c.spec.base_url and container.connections.can_connect(c)
+            ]
+        for code in channels:
+            if action == "pull":
+                cs.pull_orders(sync, code)
+            elif action == "push":
+                cs.push_inventory(sync, code)
+            else:
+                cs.reconcile(sync, code)
+        if action == "pull":
+            cs.sweep_inbox(sync)
+
+    return run
+
+
+def jobs_for(settings: Settings) -> tuple[Job, ...]:
+    return (
+        Job("sla_check", timedelta(minutes=1), lambda uow: check_sla(uow)),
+        Job(
+            "channel_pull",
+            timedelta(minutes=settings.channel_poll_minutes),
+            run_calling=_each_connected_channel("pull"),
+        ),
+        Job(
+            "inventory_push",
+            timedelta(seconds=settings.inventory_push_seconds),
+            run_calling=_each_connected_channel("push"),
+        ),
+        Job("inventory_reconcile", timedelta(days=1), run_calling=_each_connected_channel("reconcile")),
+    )
 
 
 def tenants(uow: UnitOfWork) -> list[int]:

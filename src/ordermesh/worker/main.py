@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from ordermesh.adapters.db.outbox import ClaimedEvent, take_job
 from ordermesh.bootstrap import Container
-from ordermesh.worker.handlers import EVENT_HANDLERS, Handler
-from ordermesh.worker.jobs import JOBS, tenants
+from ordermesh.worker.handlers import CALLING_HANDLERS, EVENT_HANDLERS, CallingHandler, Handler
+from ordermesh.worker.jobs import jobs_for, tenants
 
 log = logging.getLogger("ordermesh.worker")
 
@@ -25,9 +25,17 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 3600.0) -> timedel
 
 
 class Worker:
-    def __init__(self, container: Container, handlers: dict[str, list[Handler]] | None = None, name: str | None = None):
+    def __init__(
+        self,
+        container: Container,
+        handlers: dict[str, list[Handler]] | None = None,
+        name: str | None = None,
+        calling: dict[str, list[CallingHandler]] | None = None,
+    ):
         self.container = container
         self.handlers = EVENT_HANDLERS if handlers is None else handlers
+        self.calling = CALLING_HANDLERS if calling is None else calling
+        self.jobs = jobs_for(container.settings)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         s = container.settings
         self.batch = s.worker_batch_size
@@ -38,13 +46,16 @@ class Worker:
     def run_jobs(self) -> list[str]:
         """Run the periodic jobs that are due (and that no other worker has just taken)."""
         ran = []
-        for job in JOBS:
+        for job in self.jobs:
             with self.container.uow(tenant_id=None) as uow:
                 taken = take_job(uow.conn, job.name, uow.now, job.every)
                 ids = tenants(uow) if taken else []
                 uow.commit()
             for tenant_id in ids:
                 try:
+                    if job.run_calling is not None:
+                        job.run_calling(self.container, tenant_id)
+                        continue
                     with self.container.uow(tenant_id=tenant_id) as uow:
                         job.run(uow)
                 except Exception:  # one tenant's failure must not stop the others
@@ -65,6 +76,9 @@ class Worker:
     def _process(self, event: ClaimedEvent) -> None:
         handlers = self.handlers.get(event.topic, [])
         try:
+            for calling in self.calling.get(event.topic, []):
+                if event.tenant_id is not None:
+                    calling(self.container, event.tenant_id, event.payload)
             with self.container.uow(tenant_id=event.tenant_id) as uow:
                 for handler in handlers:
                     handler(uow, event.payload)

@@ -20,11 +20,15 @@ class ChannelRecord:
     spec: ChannelSpec
     created_at: datetime
     updated_at: datetime
+    sealed_credentials: str | None = None  # ciphertext; opened only to build a connector
 
 
 def _record(r: Any) -> ChannelRecord:
-    spec = ChannelSpec(r.code, ChannelType(r.type), r.name, r.locations, r.sla or {}, r.routing or {}, r.active)
-    return ChannelRecord(r.id, spec, r.created_at, r.updated_at)
+    spec = ChannelSpec(
+        r.code, ChannelType(r.type), r.name, r.locations, r.sla or {}, r.routing or {}, r.active,
+        r.base_url, dict(r.connector or {}), dict(r.inventory or {}),
+    )  # fmt: skip
+    return ChannelRecord(r.id, spec, r.created_at, r.updated_at, r.credentials)
 
 
 # Built once (on the order intake path): SQLAlchemy then only looks its compiled form up.
@@ -55,6 +59,13 @@ class ChannelRepository:
             ).scalar_one()
         )
 
+    def set_credentials(self, channel_id: int, sealed: str | None, now: datetime) -> None:
+        self.conn.execute(
+            update(CHANNELS)
+            .where(CHANNELS.c.tenant_id == self.tenant_id, CHANNELS.c.id == channel_id)
+            .values(credentials=sealed, updated_at=now)
+        )
+
     def replace(self, channel_id: int, spec: ChannelSpec, now: datetime) -> None:
         self.conn.execute(
             update(CHANNELS)
@@ -72,4 +83,7 @@ def _values(spec: ChannelSpec) -> dict[str, Any]:
         "sla": spec.sla,
         "routing": spec.routing,
         "active": spec.active,
+        "base_url": spec.base_url,
+        "connector": spec.connector,
+        "inventory": spec.inventory,
     }

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -289,8 +290,99 @@ class Channel(Base):
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
     routing: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The connection to the channel's API (migration 0004); credentials are ciphertext (Vault).
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    credentials: Mapped[str | None] = mapped_column(Text)
+    connector: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the connector's settings
+    inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)  # buffer and rule for sync
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ChannelListing(Base):
+    """One thing a channel sells, by the channel's own ids, mapped to our SKU (or bundle)."""
+
+    __tablename__ = "channel_listings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id", "listing_id"),
+        Index("ix_channel_listings_tenant_sku", "tenant_id", "sku_id"),
+        Index("ix_channel_listings_tenant_channel_dirty", "tenant_id", "channel_id", "dirty"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    listing_id: Mapped[str] = mapped_column(String(128))
+    seller_sku: Mapped[str | None] = mapped_column(String(128))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Sync: ``dirty`` counts stock changes not yet pushed; a push clears it only if it did not move.
+    dirty: Mapped[int] = mapped_column(Integer, default=1)
+    pushed_quantity: Mapped[int | None] = mapped_column(Integer)
+    pushed_at: Mapped[datetime | None]
+    push_error: Mapped[str | None] = mapped_column(Text)
+    channel_quantity: Mapped[int | None] = mapped_column(Integer)  # as read back by reconciliation
+    checked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ChannelInbox(Base):
+    """Every webhook body and pulled page, stored raw before it is parsed."""
+
+    __tablename__ = "channel_inbox"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel_id", "dedupe_key"),
+        Index("ix_channel_inbox_tenant_state", "tenant_id", "state", "id"),
+        Index("ix_channel_inbox_tenant_channel", "tenant_id", "channel_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    source: Mapped[str] = mapped_column(String(10))  # webhook | poll | import
+    topic: Mapped[str | None] = mapped_column(String(100))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10))  # received | processing | processed | failed | rejected
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # orders created, updated, waiting
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]  # when its state last changed (claimed, processed)
+
+
+class ChannelSync(Base):
+    """Where each kind of sync with a channel stands: its cursor, last success, last failure."""
+
+    __tablename__ = "channel_sync"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # orders | inventory | status | reconcile
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row; back-off grows with it
+    next_attempt_at: Mapped[datetime | None]
+
+
+class ChannelPush(Base):
+    """Each thing told to a channel (a listing's quantity, an order's status) and its answer."""
+
+    __tablename__ = "channel_pushes"
+    __table_args__ = (Index("ix_channel_pushes_tenant_channel", "tenant_id", "channel_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # inventory | reconcile | status
+    key: Mapped[str] = mapped_column(String(128))  # listing id or the channel's order id
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str | None] = mapped_column(String(30))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
 
 
 class Customer(Base):
@@ -355,6 +447,9 @@ class Order(Base):
     basket: Mapped[str] = mapped_column(String(32))  # buyer + SKUs + quantities, to spot duplicates
     payload_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What the channel's connector needs to tell the channel about this order later (its line ids,
+    # fulfilment ids …), from the channel's own payload (migration 0004).
+    channel_data: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -125,6 +125,10 @@ class UnitOfWork:
             self._tenant_row = self.tenants.by_id(self.tenant_id) or TenantRow(self.tenant_id, "", "", {}, -1)
         return self._tenant_row
 
+    @property
+    def tenant_code(self) -> str:
+        return self._tenant().code
+
     def tenant_settings(self) -> dict[str, Any]:
         """The tenant's stored settings (risk rules, routing defaults), read once per unit of work."""
         return dict(self._tenant().settings)

@@ -1,0 +1,59 @@
+"""Channel credentials at rest: sealed with Fernet (AES-128-CBC + HMAC-SHA256) under a key from
+the environment, opened only when a connector is built, never returned by the API.
+
+``ORDERMESH_CREDENTIALS_KEY``: one or more Fernet keys, comma-separated; the first seals, all open,
+so a key is rotated by putting the new one first and re-saving credentials. Without it the key is
+derived (HKDF-SHA256) from the session secret (``ORDERMESH_SECRET_KEY`` or the generated key file),
+which is enough for a single machine; several machines must share the environment key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ordermesh.domain.errors import DomainError
+
+
+class VaultError(DomainError):
+    code = "credentials-unreadable"
+    title = "Stored credentials cannot be opened"
+    status = 500
+
+
+class Vault:
+    def __init__(self, keys: list[bytes]):
+        if not keys:
+            raise ValueError("the vault needs at least one key")
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+
+    @classmethod
+    def from_config(cls, credentials_key: str | None, session_secret: str) -> Vault:
+        if credentials_key:
+            try:
+                return cls([k.strip().encode() for k in credentials_key.split(",") if k.strip()])
+            except ValueError as e:
+                raise ValueError(
+                    "ORDERMESH_CREDENTIALS_KEY must be Fernet keys (32 url-safe base64-encoded bytes each), "
+                    f"comma-separated: {e}"
+                ) from None
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ordermesh channel credentials")
+        return cls([base64.urlsafe_b64encode(derived.derive(session_secret.encode()))])
+
+    def seal(self, secrets: Mapping[str, str]) -> str:
+        return self._fernet.encrypt(json.dumps(dict(secrets), sort_keys=True).encode()).decode()
+
+    def open(self, token: str) -> dict[str, str]:
+        try:
+            opened: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise VaultError(
+                "the channel's stored credentials cannot be opened with the current ORDERMESH_CREDENTIALS_KEY; "
+                "set the key they were saved with, or save the credentials again"
+            ) from None
+        return opened

@@ -1,0 +1,799 @@
+"""Keeping channels in step with ordermesh: orders in (webhooks and polling, through the inbox),
+stock out (available-to-sell per listing, pushed in batches and reconciled daily), and order
+status back to the channel.
+
+Nothing accepted is lost or processed twice: every webhook body and pulled page is stored raw,
+with its outbox event, before it is parsed; a polling cursor moves in the transaction that stores
+its page; processing claims an inbox item with a guarded UPDATE, and orders are idempotent by
+(channel, external id). Calls to a channel never run inside a database transaction that other
+writers wait on: read, call, then write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ordermesh.adapters.channels.base import (
+    BadSignature,
+    ChannelConnector,
+    ChannelError,
+    ChannelLine,
+    ChannelOrder,
+    Listing,
+    ListingQuantity,
+    StatusUpdate,
+)
+from ordermesh.adapters.channels.connections import Connections
+from ordermesh.adapters.db.channel_sync import ChannelSyncRepository, InboxRow, ListingRow
+from ordermesh.adapters.db.channels import ChannelRecord
+from ordermesh.adapters.db.uow import UnitOfWork, UowFactory
+from ordermesh.domain import events
+from ordermesh.domain.access import Actor, Permission, Role
+from ordermesh.domain.availability import (
+    Ats,
+    ChannelRule,
+    LocationStock,
+    available_to_sell,
+    bundle_available_to_sell,
+)
+from ordermesh.domain.errors import Collector, DomainError, NotFound, Unauthorized, ValidationFailed
+from ordermesh.domain.locations import Capability
+from ordermesh.domain.statuses import SETTLED, OrderStatus
+from ordermesh.services.common import require
+
+log = logging.getLogger("ordermesh.channels")
+
+CLAIM_LEASE = timedelta(minutes=5)  # an item 'processing' longer than this was abandoned by a crash
+MAX_PAGES_PER_PULL = 20
+PUSH_BATCH = 500
+
+
+def channel_actor(code: str) -> Actor:
+    """Who the timeline and audit trail name for what a channel's sync does."""
+    return Actor("system", f"channel:{code}", f"{code} sync", Role.ADMIN)
+
+
+@dataclass
+class Sync:
+    """What channel sync needs: units of work for one tenant, and the channel connections."""
+
+    uow: UowFactory
+    connections: Connections
+    tenant_id: int
+
+    def unit(self, actor: Actor | None = None, *, write: bool = True) -> UnitOfWork:
+        if actor is None:
+            return self.uow(tenant_id=self.tenant_id, write=write)
+        return self.uow(tenant_id=self.tenant_id, actor=actor, write=write)
+
+
+def repo(uow: UnitOfWork) -> ChannelSyncRepository:
+    assert uow.tenant_id is not None
+    return ChannelSyncRepository(uow.conn, uow.tenant_id)
+
+
+def require_write(uow: UnitOfWork) -> None:
+    require(uow.actor, Permission.CHANNELS_WRITE)
+
+
+def channel_or_404(uow: UnitOfWork, code: str) -> ChannelRecord:
+    record = uow.channels.get(code)
+    if record is None or not uow.actor.sees_channel(code):
+        raise NotFound(f"channel '{code}' not found", field="channel")
+    return record
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+def set_credentials(uow: UnitOfWork, connections: Connections, code: str, credentials: Mapping[str, Any]) -> None:
+    """Seal and keep a channel's secrets. Which keys were set is audited; the values never are."""
+    require(uow.actor, Permission.CHANNELS_WRITE)
+    record = channel_or_404(uow, code)
+    errors = Collector()
+    for key, value in credentials.items():
+        if not isinstance(value, str) or not value:
+            errors.add(f"credentials.{key}", "must be a non-empty string")
+    errors.raise_if_any()
+    sealed = connections.vault.seal({k: str(v) for k, v in credentials.items()}) if credentials else None
+    uow.channels.set_credentials(record.id, sealed, uow.now)
+    uow.audit("channel.credentials_set", "channel", code, after={"keys": sorted(credentials)})
+    uow.commit()
+
+
+# -- listings ---------------------------------------------------------------------------------
+
+
+def put_listing(uow: UnitOfWork, code: str, raw: Mapping[str, Any]) -> bool:
+    """Add or change one listing; True when it is new."""
+    require(uow.actor, Permission.CHANNELS_WRITE)
+    record = channel_or_404(uow, code)
+    created = _put_listing(uow, record, raw, Collector(), "")
+    uow.commit()
+    return created
+
+
+def _put_listing(uow: UnitOfWork, record: ChannelRecord, raw: Mapping[str, Any], errors: Collector, at: str) -> bool:
+    listing_id = str(raw.get("listing_id") or "").strip()
+    if not listing_id:
+        errors.add(f"{at}listing_id", "is required")
+    elif len(listing_id) > 128:
+        errors.add(f"{at}listing_id", "must be at most 128 characters")
+    sku = raw.get("sku")
+    sku_id = None
+    if sku:
+        found = uow.skus.ids_for([str(sku)]).get(str(sku))
+        if found is None:
+            errors.add(f"{at}sku", f"SKU '{sku}' not found")
+        else:
+            sku_id = found[0]
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        errors.add(f"{at}attributes", "must be an object")
+        attributes = {}
+    active = raw.get("active", True)
+    if not isinstance(active, bool):
+        errors.add(f"{at}active", "must be true or false")
+    errors.raise_if_any()
+    seller_sku = str(raw["seller_sku"]).strip() if raw.get("seller_sku") else None
+    created = repo(uow).upsert_listing(
+        record.id, listing_id, seller_sku, sku_id, dict(attributes), bool(active), uow.now
+    )
+    uow.audit(
+        "channel.listing_created" if created else "channel.listing_updated",
+        "listing",
+        f"{record.spec.code}:{listing_id}",
+        after={"sku": sku, "seller_sku": seller_sku, "attributes": dict(attributes), "active": active},
+    )
+    return created
+
+
+LISTING_COLUMNS = ("listing_id", "sku", "seller_sku", "active")
+
+
+@dataclass
+class ListingImport:
+    created: int = 0
+    updated: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def import_listings(uow: UnitOfWork, code: str, rows: list[dict[str, str]]) -> ListingImport:
+    """Listings from CSV rows: listing_id, sku, seller_sku, active, and any other column becomes an
+    attribute (inventory_item_id, parent_id, asin, product_type, fsn, location_id …). Bad rows are
+    reported by row and column; the good ones are saved."""
+    require(uow.actor, Permission.CHANNELS_WRITE)
+    record = channel_or_404(uow, code)
+    result = ListingImport()
+    for n, row in enumerate(rows, start=2):  # row 1 is the header
+        errors = Collector()
+        raw: dict[str, Any] = {k: (v or "").strip() for k, v in row.items() if k}
+        active_text = raw.pop("active", "") or "true"
+        if active_text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            result.errors.append({"row": n, "field": "active", "message": "must be true or false"})
+            continue
+        listing = {
+            "listing_id": raw.pop("listing_id", ""),
+            "sku": raw.pop("sku", "") or None,
+            "seller_sku": raw.pop("seller_sku", "") or None,
+            "active": active_text.lower() in ("true", "1", "yes"),
+            "attributes": {k: v for k, v in raw.items() if v},
+        }
+        try:
+            created = _put_listing(uow, record, listing, errors, "")
+        except ValidationFailed as e:
+            result.errors += [{"row": n, "field": fe.field, "message": fe.message} for fe in e.errors]
+            continue
+        if created:
+            result.created += 1
+        else:
+            result.updated += 1
+    uow.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class ListingView:
+    listing: ListingRow
+    ats: Ats | None  # None: not mapped to a SKU yet
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.listing
+        return {
+            "listing_id": r.listing_id,
+            "seller_sku": r.seller_sku,
+            "sku": r.sku_code,
+            "attributes": r.attributes,
+            "active": r.active,
+            "available_to_sell": self.ats.as_dict() if self.ats else None,
+            "explanation": self.ats.explain() if self.ats else "not mapped to a SKU",
+            "pushed_quantity": r.pushed_quantity,
+            "pushed_at": r.pushed_at,
+            "push_error": r.push_error,
+            "pending_push": r.dirty > 0,
+            "channel_quantity": r.channel_quantity,
+            "checked_at": r.checked_at,
+        }
+
+
+def list_listings(uow: UnitOfWork, code: str, *, after_id: int = 0, limit: int = 100) -> list[ListingView]:
+    require(uow.actor, Permission.CHANNELS_READ)
+    record = channel_or_404(uow, code)
+    rows = repo(uow).listings(record.id, after_id=after_id, limit=limit)
+    ats = listing_ats(uow, record, rows)
+    return [ListingView(r, ats.get(r.id)) for r in rows]
+
+
+def listing_ats(uow: UnitOfWork, channel: ChannelRecord, listings: list[ListingRow]) -> dict[int, Ats]:
+    """Available-to-sell of each mapped listing, with every term (domain.availability)."""
+    mapped = [r for r in listings if r.sku_id is not None and r.sku_code is not None]
+    if not mapped:
+        return {}
+    rule = ChannelRule.from_dict(channel.spec.inventory, Collector())
+    facts = uow.skus.facts_for({r.sku_code for r in mapped if r.sku_code})
+    bundle_ids = [f.id for f in facts.values() if f.is_bundle]
+    components = uow.skus.components_of(bundle_ids)
+    sku_ids = {f.id for f in facts.values() if not f.is_bundle} | {c for parts in components.values() for c, _ in parts}
+    serving = _serving_locations(uow, channel)
+    balances = uow.stock.by_location(sorted(sku_ids))
+    stock: dict[int, list[LocationStock]] = {
+        sku_id: [
+            LocationStock(b.location, b.balance.on_hand, b.balance.reserved, b.balance.safety_stock)
+            for b in balances.get(sku_id, [])
+            if b.location in serving
+        ]
+        for sku_id in sku_ids
+    }
+    unrouted = repo(uow).unrouted_units(sorted(sku_ids | set(bundle_ids)))
+    out: dict[int, Ats] = {}
+    for r in mapped:
+        fact = facts.get(r.sku_code or "")
+        if fact is None:
+            continue
+        if fact.is_bundle:
+            parts = [(per, stock.get(cid, []), unrouted.get(cid, 0)) for cid, per in components.get(fact.id, [])]
+            out[r.id] = bundle_available_to_sell(parts, unrouted.get(fact.id, 0), rule)
+        else:
+            out[r.id] = available_to_sell(stock.get(fact.id, []), unrouted.get(fact.id, 0), rule)
+    return out
+
+
+def _serving_locations(uow: UnitOfWork, channel: ChannelRecord) -> set[str]:
+    chosen = set(channel.spec.locations) if channel.spec.locations else None
+    return {
+        loc.spec.code
+        for loc in uow.all_locations()
+        if loc.spec.active and Capability.SHIPS in loc.spec.capabilities and (chosen is None or loc.spec.code in chosen)
+    }
+
+
+# -- orders in: the inbox ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    item_id: int | None  # None: this exact delivery was received before
+    processed: bool
+    error: str | None = None
+
+
+def receive_webhook(
+    sync: Sync, tenant_code: str, channel_code: str, headers: Mapping[str, str], body: bytes
+) -> Received:
+    """Store a webhook body, then check its signature; only a signed body is processed. A bad
+    signature is kept (state 'rejected') for inspection and answered 401."""
+    with sync.uow(tenant_id=None) as uow:
+        tenant = uow.tenants.by_code(tenant_code)
+        if tenant is None:
+            raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
+        uow.use_tenant(tenant.id)
+        record = uow.channels.get(channel_code)
+        if record is None:
+            raise NotFound(f"channel '{channel_code}' not found", field="channel")
+        sync = Sync(sync.uow, sync.connections, tenant.id)
+        kept = {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+        try:
+            connector = sync.connections.connector(record)
+            connector.verify_webhook(headers, body)
+        except BadSignature as e:
+            repo(uow).store(record.id, "webhook", _topic(kept), f"rejected:{uuid.uuid4()}", kept, body, uow.now,
+                            state="rejected", error=str(e))  # fmt: skip
+            uow.commit()
+            raise Unauthorized(f"webhook signature check failed: {e}") from None
+        item_id = repo(uow).store(record.id, "webhook", _topic(kept), _digest(body), kept, body, uow.now)
+        if item_id is not None:
+            uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
+        uow.commit()
+    if item_id is None:
+        return Received(None, False)
+    error = process_item(sync, item_id, connector)
+    return Received(item_id, error is None, error)
+
+
+def _topic(headers: Mapping[str, str]) -> str | None:
+    for name in ("x-shopify-topic", "x-wc-webhook-topic", "x-flipkart-event", "x-event-type"):
+        if headers.get(name):
+            return headers[name][:100]
+    return None
+
+
+def _digest(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def process_item(sync: Sync, item_id: int, connector: ChannelConnector | None = None) -> str | None:
+    """Parse a stored body and apply its orders. Returns None when done, else the error kept on the
+    item. Only one process works on an item at a time: it is claimed with a guarded UPDATE."""
+    with sync.unit() as uow:
+        claimed = _claim(uow, item_id)
+        item = repo(uow).inbox_item(item_id)
+        record = uow.channel_by_id(item.channel_id) if item else None
+        uow.commit()
+    if not claimed or item is None or record is None:
+        return None
+    result: dict[str, Any] = {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
+    problems: list[str] = []
+    try:
+        connector = connector or sync.connections.connector(record)
+        if item.source == "webhook":
+            orders = connector.parse_webhook(item.headers, item.body).orders
+        else:
+            orders = connector.parse_page(item.body)
+    except (ChannelError, DomainError) as e:
+        problems.append(f"cannot read the {item.source} body: {e}")
+        orders = []
+    except Exception as e:  # a body of a shape the connector did not expect: kept, visible, retryable
+        log.warning("inbox item %s: %s", item_id, e, exc_info=True)
+        problems.append(f"cannot read the {item.source} body: {type(e).__name__}: {e}")
+        orders = []
+    for order in orders:
+        try:
+            outcome = apply_channel_order(sync, record, order)
+            result[outcome].append(order.external_id)
+        except DomainError as e:
+            problems.append(f"order {order.external_id}: {e.detail}" + _fields(e))
+        except Exception as e:  # keep going with the others; the item stays failed and retryable
+            log.exception("channel order %s failed", order.external_id)
+            problems.append(f"order {order.external_id}: {type(e).__name__}: {e}")
+    error = "; ".join(problems) or None
+    with sync.unit() as uow:
+        repo(uow).finish(item_id, "failed" if error else "processed", error, result, uow.now)
+        uow.commit()
+    return error
+
+
+def _fields(e: DomainError) -> str:
+    return "".join(f" ({fe.field}: {fe.message})" for fe in e.errors if fe.message != e.detail)
+
+
+def _claim(uow: UnitOfWork, item_id: int) -> bool:
+    return repo(uow).claim(item_id, uow.now, uow.now - CLAIM_LEASE)
+
+
+def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) -> str:
+    """One channel order into ordermesh: created, updated, cancelled, waiting or unchanged."""
+    from ordermesh.services import order_actions, orders
+
+    code = record.spec.code
+    actor = channel_actor(code)
+    with sync.unit(actor) as uow:
+        existing = uow.orders.id_for_external(record.id, order.external_id)
+        if order.status is OrderStatus.CANCELLED:
+            if existing is None:
+                return "waiting"  # cancelled before we ever took it: nothing to do
+            current = uow.orders.get(existing)
+            assert current is not None
+            if OrderStatus(current.row.status) in SETTLED:
+                return "unchanged"
+            order_actions.cancel_order(uow, existing, reason=f"cancelled on {record.spec.name}")
+            return "cancelled"
+        if existing is None and not order.ready:
+            return "waiting"
+        listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
+        known = uow.skus.ids_for([line.seller_sku for line in order.lines if line.seller_sku])
+
+        def sku_of(line: Any) -> str:
+            mapped = listings.get(line.listing_id)
+            if mapped is not None and mapped.sku_code:
+                return mapped.sku_code
+            if line.seller_sku and line.seller_sku in known:
+                return str(line.seller_sku)
+            # Unknown to us: the order is held as unmapped_sku under the channel's own code.
+            return str(line.seller_sku or f"{record.spec.type.value}:{line.listing_id}")
+
+        payload = {"channel": code, **order.payload(sku_of)}
+        ingested = orders.ingest_order(uow, payload)
+    with sync.unit(actor) as uow:
+        uow.orders.update(ingested.order_id, channel_data=_channel_data(order))
+        uow.commit()
+    if ingested.created:
+        return "created"
+    return "updated" if ingested.changed else "unchanged"
+
+
+def _channel_data(order: ChannelOrder) -> dict[str, Any]:
+    return {
+        "status": order.channel_status,
+        "extra": order.extra,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "listing_id": line.listing_id,
+                "seller_sku": line.seller_sku,
+                "quantity": line.quantity,
+            }
+            for line in order.lines
+        ],
+    }
+
+
+def retry_item(sync: Sync, uow: UnitOfWork, item_id: int) -> str | None:
+    """A person's retry of a failed (or rejected, once the secret is fixed) inbox item."""
+    require(uow.actor, Permission.CHANNELS_WRITE)
+    item = repo(uow).inbox_item(item_id)
+    if item is None:
+        raise NotFound(f"inbox item {item_id} not found", field="item")
+    record = uow.channel_by_id(item.channel_id)
+    assert record is not None
+    channel_or_404(uow, record.spec.code)
+    connector = sync.connections.connector(record)
+    if item.state == "rejected":
+        try:
+            connector.verify_webhook(item.headers, item.body)
+        except BadSignature as e:
+            raise ValidationFailed(f"the signature still does not match: {e}", field="item") from None
+        repo(uow).finish(item_id, "received", None, {}, uow.now)
+    elif item.state not in ("failed", "received"):
+        raise ValidationFailed(f"inbox item {item_id} is {item.state}; only failed items are retried", field="item")
+    uow.audit("channel.inbox_retried", "inbox", str(item_id), before={"state": item.state})
+    uow.commit()
+    return process_item(sync, item_id, connector)
+
+
+def sweep_inbox(sync: Sync) -> int:
+    """Items stored but not processed a minute later (a crash between storing and processing)."""
+    with sync.unit(write=False) as uow:
+        waiting = repo(uow).waiting(uow.now - timedelta(minutes=1))
+    for item_id in waiting:
+        process_item(sync, item_id)
+    return len(waiting)
+
+
+def inbox(uow: UnitOfWork, *, channel: str | None, state: str | None, limit: int = 50) -> list[InboxRow]:
+    require(uow.actor, Permission.CHANNELS_READ)
+    channel_id = channel_or_404(uow, channel).id if channel else None
+    if state is not None and state not in ("received", "processing", "processed", "failed", "rejected"):
+        raise ValidationFailed("state must be received, processing, processed, failed or rejected", field="state")
+    visible = {c.id for c in uow.all_channels() if uow.actor.sees_channel(c.spec.code)}
+    return [r for r in repo(uow).inbox(channel_id=channel_id, state=state, limit=limit) if r.channel_id in visible]
+
+
+# -- polling ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PullResult:
+    pages: int = 0
+    orders: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def pull_orders(sync: Sync, code: str, *, force: bool = False, max_pages: int = MAX_PAGES_PER_PULL) -> PullResult:
+    """Fetch pages since the channel's cursor: each page is stored, and the cursor moved, in one
+    transaction, before the page is parsed. A failure backs off (unless ``force``)."""
+    result = PullResult()
+    with sync.unit(write=False) as uow:
+        record = channel_or_404(uow, code)
+        state = repo(uow).sync(record.id, "orders")
+    if not force and state.next_attempt_at is not None and state.next_attempt_at > _now(sync):
+        return result
+    try:
+        Connections.require_api(record)
+        connector = sync.connections.connector(record)
+    except (ChannelError, DomainError) as e:
+        _failed(sync, record.id, "orders", str(e), state.failures)
+        result.errors.append(str(e))
+        return result
+    cursor = state.cursor
+    for _ in range(max_pages):
+        try:
+            page = connector.fetch_page(cursor)
+        except ChannelError as e:
+            _failed(sync, record.id, "orders", str(e), state.failures)
+            result.errors.append(str(e))
+            return result
+        with sync.unit() as uow:
+            now_state = repo(uow).sync(record.id, "orders", for_update=True)
+            if now_state.cursor != cursor:  # another process moved it meanwhile: let it carry on
+                uow.commit()
+                break
+            item_id = repo(uow).store(record.id, "poll", "page", _digest(page.body), {}, page.body, uow.now)
+            if item_id is not None:
+                uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
+            repo(uow).succeeded(record.id, "orders", uow.now, cursor=page.next_cursor, last_error=None)
+            uow.commit()
+        result.pages += 1
+        cursor = page.next_cursor
+        if item_id is not None:
+            error = process_item(sync, item_id, connector)
+            if error:
+                result.errors.append(error)
+        if not page.more:
+            break
+    return result
+
+
+def _now(sync: Sync) -> datetime:
+    with sync.unit(write=False) as uow:
+        return uow.now
+
+
+def _failed(sync: Sync, channel_id: int, kind: str, error: str, failures: int) -> None:
+    with sync.unit() as uow:
+        wait = timedelta(seconds=min(3600, 30 * 2**failures))
+        repo(uow).failed(channel_id, kind, error, uow.now, uow.now + wait)
+        uow.commit()
+
+
+# -- stock out --------------------------------------------------------------------------------
+
+
+@dataclass
+class PushResult:
+    pushed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def mark_dirty_for_skus(uow: UnitOfWork, sku_codes: list[str]) -> int:
+    """Stock of these SKUs changed: their listings, and those of bundles made of them, are due a push."""
+    ids = uow.skus.ids_for(sku_codes)
+    sku_ids = [sku_id for sku_id, _ in ids.values()]
+    for sku_id, is_bundle in ids.values():
+        if not is_bundle:
+            sku_ids += [i for i, _ in uow.skus.ids_for(uow.skus.bundles_containing(sku_id)).values()]
+    return repo(uow).mark_dirty(sorted(set(sku_ids)))
+
+
+def push_inventory(sync: Sync, code: str, *, force: bool = False, reason: str = "inventory") -> PushResult:
+    """Push the quantity of every listing whose stock changed since its last push."""
+    result = PushResult()
+    with sync.unit(write=False) as uow:
+        record = channel_or_404(uow, code)
+        state = repo(uow).sync(record.id, "inventory")
+        now = uow.now
+    if not force and state.next_attempt_at is not None and state.next_attempt_at > now:
+        return result
+    after_id = 0
+    while True:
+        with sync.unit(write=False) as uow:
+            rows = repo(uow).listings(record.id, only_dirty=True, limit=PUSH_BATCH, after_id=after_id)
+            ats = listing_ats(uow, record, rows)
+        if not rows:
+            break
+        after_id = rows[-1].id
+        levels = [(r, ats[r.id].quantity) for r in rows if r.id in ats]
+        _push_levels(sync, record, levels, reason, result, state.failures)
+        if result.errors and not result.pushed:
+            break  # the channel is failing as a whole: back off rather than hammer it
+        if len(rows) < PUSH_BATCH:
+            break
+    return result
+
+
+def _push_levels(
+    sync: Sync,
+    record: ChannelRecord,
+    levels: list[tuple[ListingRow, int]],
+    kind: str,
+    result: PushResult,
+    failures: int,
+) -> None:
+    if not levels:
+        return
+    try:
+        Connections.require_api(record)
+        connector = sync.connections.connector(record)
+        outcomes = connector.push_inventory(
+            [ListingQuantity(Listing(r.listing_id, r.seller_sku, r.attributes), q) for r, q in levels]
+        )
+    except (ChannelError, DomainError) as e:
+        _failed(sync, record.id, "inventory", str(e), failures)
+        result.errors.append(str(e))
+        result.failed += len(levels)
+        return
+    by_key = {o.key: o for o in outcomes}
+    with sync.unit() as uow:
+        pushes = []
+        for r, quantity in levels:
+            o = by_key.get(r.listing_id)
+            ok = o is not None and o.ok
+            detail = o.detail if o is not None else "the channel gave no answer for this listing"
+            repo(uow).record_push(r, quantity, ok, detail, uow.now)
+            pushes.append(
+                {"channel_id": record.id, "kind": kind, "key": r.listing_id, "quantity": quantity,
+                 "status": None, "ok": ok, "detail": detail[:2000], "at": uow.now}
+            )  # fmt: skip
+            if ok:
+                result.pushed += 1
+            else:
+                result.failed += 1
+                result.errors.append(f"{r.listing_id}: {detail}")
+        repo(uow).add_pushes(pushes)
+        if result.failed and not result.pushed:
+            wait = timedelta(seconds=min(3600, 30 * 2**failures))
+            repo(uow).failed(record.id, "inventory", result.errors[0], uow.now, uow.now + wait)
+        else:
+            repo(uow).succeeded(record.id, "inventory", uow.now, last_error=result.errors[0] if result.errors else None)
+        uow.commit()
+
+
+@dataclass
+class Reconciliation:
+    checked: int = 0
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    corrected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "drift": self.drift, "corrected": self.corrected, "errors": self.errors}
+
+
+def reconcile(sync: Sync, code: str) -> Reconciliation:
+    """Read every mapped listing's quantity back from the channel, report where it differs from
+    ours and correct it: the safety net for any missed change."""
+    report = Reconciliation()
+    after_id = 0
+    with sync.unit(write=False) as uow:
+        record = channel_or_404(uow, code)
+    while True:
+        with sync.unit(write=False) as uow:
+            rows = [r for r in repo(uow).listings(record.id, after_id=after_id, limit=PUSH_BATCH) if r.active]
+            batch_end = after_id
+            ats = listing_ats(uow, record, rows)
+        if not rows:
+            break
+        batch_end = rows[-1].id
+        mapped = [r for r in rows if r.id in ats]
+        try:
+            Connections.require_api(record)
+            connector = sync.connections.connector(record)
+            theirs = connector.read_inventory([Listing(r.listing_id, r.seller_sku, r.attributes) for r in mapped])
+        except (ChannelError, DomainError) as e:
+            report.errors.append(str(e))
+            _failed(sync, record.id, "reconcile", str(e), 0)
+            return report
+        wrong: list[tuple[ListingRow, int]] = []
+        with sync.unit() as uow:
+            for r in mapped:
+                report.checked += 1
+                shown = theirs.get(r.listing_id)
+                repo(uow).record_channel_quantity(r.id, shown, uow.now)
+                ours = ats[r.id].quantity
+                if shown != ours:
+                    report.drift.append({"listing_id": r.listing_id, "sku": r.sku_code, "channel": shown, "ours": ours})
+                    wrong.append((r, ours))
+            uow.commit()
+        result = PushResult()
+        _push_levels(sync, record, wrong, "reconcile", result, 0)
+        report.corrected += result.pushed
+        report.errors += result.errors
+        after_id = batch_end
+        if len(rows) < PUSH_BATCH:
+            break
+    with sync.unit() as uow:
+        if not report.errors:
+            repo(uow).succeeded(record.id, "reconcile", uow.now, last_error=None)
+        uow.audit("channel.reconciled", "channel", code, after={"checked": report.checked, "drift": len(report.drift)})
+        uow.commit()
+    return report
+
+
+# -- status back ------------------------------------------------------------------------------
+
+# What the channel hears of our order statuses (the rest it does not need to know).
+TOLD = {
+    OrderStatus.ALLOCATED: OrderStatus.CONFIRMED,
+    OrderStatus.SHIPPED: OrderStatus.SHIPPED,
+    OrderStatus.PARTIALLY_SHIPPED: OrderStatus.SHIPPED,
+    OrderStatus.CANCELLED: OrderStatus.CANCELLED,
+    OrderStatus.DELIVERED: OrderStatus.DELIVERED,
+}
+
+
+def push_status(sync: Sync, order_id: int, new_status: str, old_status: str | None = None) -> str | None:
+    """Tell the order's channel what happened to it. Raises ChannelError when the channel did not
+    acknowledge, so the outbox retries it; returns what was told, or None when nothing was due."""
+    told = TOLD.get(OrderStatus(new_status))
+    if told is None or (told is OrderStatus.CONFIRMED and old_status not in (None, "pending", "on_hold", "confirmed")):
+        return None
+    with sync.unit(write=False) as uow:
+        order = uow.orders.get(order_id)
+        if order is None:
+            return None
+        record = uow.channel_by_id(order.row.channel_id)
+    if record is None or not record.spec.base_url or not sync.connections.can_connect(record):
+        return None
+    data = order.row.channel_data or {}
+    lines = [
+        ChannelLine(
+            str(x.get("listing_id") or ""),
+            x.get("seller_sku"),
+            int(x.get("quantity") or 0),
+            Decimal(0),
+            line_id=x.get("line_id"),
+        )
+        for x in data.get("lines", [])
+    ]
+    update = StatusUpdate(order.row.external_id, told, lines, extra=data.get("extra") or {}, reason=None)
+    outcome = sync.connections.connector(record).push_status(update)
+    with sync.unit() as uow:
+        repo(uow).add_pushes(
+            [{"channel_id": record.id, "kind": "status", "key": order.row.external_id, "quantity": None,
+              "status": told.value, "ok": outcome.ok, "detail": outcome.detail[:2000], "at": uow.now}]
+        )  # fmt: skip
+        if outcome.ok:
+            repo(uow).succeeded(record.id, "status", uow.now, last_error=None)
+        else:
+            repo(uow).failed(record.id, "status", outcome.detail, uow.now, uow.now)
+        uow.commit()
+    if not outcome.ok and outcome.retryable:
+        raise ChannelError(
+            f"{record.spec.code} did not acknowledge {told.value} of {order.row.external_id}: {outcome.detail}"
+        )
+    return told.value
+
+
+# -- health -----------------------------------------------------------------------------------
+
+
+def health(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Per channel: last successful pull and push, lag, failures with their error text."""
+    require(uow.actor, Permission.CHANNELS_READ)
+    states = {(s.channel_id, s.kind): s for s in repo(uow).all_sync()}
+    out = []
+    for record in uow.all_channels():
+        if not uow.actor.sees_channel(record.spec.code):
+            continue
+        counts = repo(uow).counts(record.id)
+        kinds = {}
+        for kind in ("orders", "inventory", "status", "reconcile"):
+            s = states.get((record.id, kind))
+            kinds[kind] = {
+                "last_success_at": s.last_success_at if s else None,
+                "last_attempt_at": s.last_attempt_at if s else None,
+                "lag_seconds": int((uow.now - s.last_success_at).total_seconds()) if s and s.last_success_at else None,
+                "failures": s.failures if s else 0,
+                "last_error": s.last_error if s else None,
+                "last_error_at": s.last_error_at if s else None,
+                "next_attempt_at": s.next_attempt_at if s else None,
+            }
+        out.append(
+            {
+                "channel": record.spec.code,
+                "type": record.spec.type.value,
+                "name": record.spec.name,
+                "connected": bool(record.spec.base_url) and record.spec.type.value not in ("manual", "csv"),
+                "inbox": {
+                    "failed": counts.get("failed", 0),
+                    "rejected": counts.get("rejected", 0),
+                    "waiting": counts.get("received", 0) + counts.get("processing", 0),
+                    "processed": counts.get("processed", 0),
+                },
+                **kinds,
+                "pending_pushes": len(repo(uow).listings(record.id, only_dirty=True, limit=1000)),
+            }
+        )
+    return out
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value, default=str).encode()
