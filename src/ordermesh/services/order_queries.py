@@ -14,6 +14,7 @@ from ordermesh.domain.money import format_amount
 from ordermesh.domain.statuses import HOLD_ACTIONS, HoldReason, OrderStatus
 from ordermesh.services.common import Page, cursor_values, page_limit, require
 from ordermesh.services.order_actions import load
+from ordermesh.services.orders import Written
 
 
 def order_number(order_id: int) -> str:
@@ -24,23 +25,45 @@ def order_number(order_id: int) -> str:
 def get_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     require(uow.actor, Permission.ORDERS_READ)
     order = load(uow, order_id)
-    view = _summary(uow, order.row, order.lines, _channel_codes(uow))
     allocations: dict[int, list[dict[str, Any]]] = {}
     for a in order.allocations:
         allocations.setdefault(a.line_id, []).append({"location": a.location, "quantity": a.quantity})
-    for line, out in zip(order.lines, view["lines"], strict=True):
-        out["allocations"] = allocations.get(line.id, [])
-    view["risk"] = order.row.risk
-    view["routing"] = order.row.routing
-    view["timeline"] = [
+    events = [
         {"at": e.at, "kind": e.kind, "message": e.message, "data": e.data, "actor": e.actor}
         for e in uow.orders.events(order_id)
     ]
     # Every recorded change raises the version, so an order at version 1 has none to read.
     changes = uow.orders.changes(order_id) if order.row.version > 1 else []
+    view = _full(uow, order.row, order.lines, [allocations.get(line.id, []) for line in order.lines], events)
     view["changes"] = [
         {"version": c.version, "at": c.at, "actor": c.actor, "reason": c.reason, "changes": c.changes} for c in changes
     ]
+    return view
+
+
+def new_order_view(uow: UnitOfWork, written: Written) -> dict[str, Any]:
+    """A new order's answer from what intake wrote: the same view get_order gives, without reading
+    back what this request has just written (tests compare the two, field by field)."""
+    require(uow.actor, Permission.ORDERS_READ)
+    allocations = [written.allocations.get(line.line_no, []) for line in written.lines]
+    view = _full(uow, written.row, written.lines, allocations, written.events)
+    view["changes"] = []
+    return view
+
+
+def _full(
+    uow: UnitOfWork,
+    row: Any,
+    lines: list[Any],
+    allocations: list[list[dict[str, Any]]],
+    events: list[dict[str, Any]],
+) -> dict[str, Any]:
+    view = _summary(uow, row, lines, _channel_codes(uow))
+    for out, allocated in zip(view["lines"], allocations, strict=True):
+        out["allocations"] = allocated
+    view["risk"] = row.risk
+    view["routing"] = row.routing
+    view["timeline"] = events
     return view
 
 

@@ -4,6 +4,7 @@ person can act on. Everything an order goes through is written to its timeline."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,11 +53,23 @@ def parse_time(text: str) -> datetime | None:
     return value.astimezone(UTC) if value.tzinfo is not None else None
 
 
+@dataclass(frozen=True)
+class Written:
+    """A new order as intake wrote it, in the shapes reading it back would give: the API answers
+    with it instead of reading back what it has just written."""
+
+    row: Any
+    lines: list[Any]
+    allocations: dict[int, list[dict[str, Any]]]  # line_no -> [{"location", "quantity"}]
+    events: list[dict[str, Any]]
+
+
 @dataclass
 class Ingested:
     order_id: int
     created: bool
     changed: bool = False  # an existing order took the payload as a new version
+    written: Written | None = None  # a new order, as written (None on the paths that re-read)
 
 
 def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
@@ -207,9 +220,9 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
         if final is not decision or not reserved:
             decision = final
             status = _status_of(line_rows, allocated, holds, checked.confirmed)
-            uow.orders.update(
-                order_id, status=status.value, holds=[h.as_dict() for h in holds], routing=final.as_dict()
-            )
+            changed = {"status": status.value, "holds": [h.as_dict() for h in holds], "routing": final.as_dict()}
+            uow.orders.update(order_id, **changed)
+            values.update(changed)
     for r in line_rows:
         r["allocated"] = allocated.get(str(r["line_no"]), 0)
     allocation_rows = []
@@ -221,8 +234,30 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
             for a in decision.assignments
         ]
     _announce(uow, order_id, timeline, [], holds, OrderStatus.PENDING.value, status)
-    uow.orders.add_body(order_id, line_rows, allocation_rows, timeline.take(), uow.now)
-    return _created(uow, order_id, channel, order_in, timeline)
+    entries = timeline.take()
+    uow.orders.add_body(order_id, line_rows, allocation_rows, entries, uow.now)
+    ingested = _created(uow, order_id, channel, order_in, timeline)
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    if allocated:
+        assert decision is not None
+        for a in decision.assignments:
+            by_line.setdefault(int(a.line_key), []).append({"location": a.location, "quantity": a.quantity})
+    ingested.written = Written(
+        SimpleNamespace(id=order_id, **_as_stored(values)),
+        [SimpleNamespace(**r, shipped=0, delivered=0, cancelled=0, returned=0) for r in line_rows],
+        by_line,
+        [{**e, "data": _json_round_trip(e["data"])} for e in entries],
+    )
+    return ingested
+
+
+def _as_stored(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns as a read would return them (lists, not tuples; no types JSON lacks)."""
+    return {k: _json_round_trip(v) if isinstance(v, dict | list) else v for k, v in values.items()}
+
+
+def _json_round_trip(value: Any) -> Any:
+    return None if value is None else json.loads(json.dumps(value, default=str))
 
 
 def _insert(uow: UnitOfWork, values: dict[str, Any], line_rows: list[dict[str, Any]]) -> int | None:

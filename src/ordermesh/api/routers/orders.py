@@ -122,6 +122,8 @@ def create_order(body: OrderIn, uow: UowDep, response: Response) -> dict[str, An
     result = orders.ingest_order(uow, body.model_dump(exclude_none=True))
     if not result.created:
         response.status_code = 200
+    if result.written is not None:
+        return order_queries.new_order_view(uow, result.written)
     return _read(uow, result.order_id)
 
 
