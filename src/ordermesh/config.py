@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         description="Fernet key(s), comma-separated, that seal channel credentials at rest; the first seals. "
         "If unset, a key is derived from the session secret.",
     )
+    webhooks_inline: bool = Field(
+        True,
+        description="Process a channel's webhook in the request that received it (false: store it, answer at once, "
+        "and leave processing to the workers)",
+    )
     channel_poll_minutes: float = Field(5.0, description="How often the worker pulls orders from each channel")
     inventory_push_seconds: float = Field(30.0, description="How often the worker pushes changed stock to channels")
     host: str = "127.0.0.1"

@@ -63,16 +63,25 @@ def channel_actor(code: str) -> Actor:
 
 @dataclass
 class Sync:
-    """What channel sync needs: units of work for one tenant, and the channel connections."""
+    """What channel sync needs: units of work for one tenant, and the channel connections.
+    ``lease``: how long an inbox item may stay 'processing' before another process takes it over
+    (its processor died); ``inline``: process a webhook in the request that received it, or leave
+    it to the workers."""
 
     uow: UowFactory
     connections: Connections
     tenant_id: int
+    lease: timedelta = CLAIM_LEASE
+    inline: bool = True
 
     def unit(self, actor: Actor | None = None, *, write: bool = True) -> UnitOfWork:
         if actor is None:
             return self.uow(tenant_id=self.tenant_id, write=write)
         return self.uow(tenant_id=self.tenant_id, actor=actor, write=write)
+
+
+class ItemBusy(Exception):
+    """Another process is working on this inbox item; try again after its lease."""
 
 
 def repo(uow: UnitOfWork) -> ChannelSyncRepository:
@@ -298,7 +307,7 @@ def receive_webhook(
         record = uow.channels.get(channel_code)
         if record is None:
             raise NotFound(f"channel '{channel_code}' not found", field="channel")
-        sync = Sync(sync.uow, sync.connections, tenant.id)
+        sync = Sync(sync.uow, sync.connections, tenant.id, sync.lease, sync.inline)
         kept = {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
         try:
             connector = sync.connections.connector(record)
@@ -314,6 +323,8 @@ def receive_webhook(
         uow.commit()
     if item_id is None:
         return Received(None, False)
+    if not sync.inline:
+        return Received(item_id, False)
     error = process_item(sync, item_id, connector)
     return Received(item_id, error is None, error)
 
@@ -329,14 +340,20 @@ def _digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def process_item(sync: Sync, item_id: int, connector: ChannelConnector | None = None) -> str | None:
+def process_item(
+    sync: Sync, item_id: int, connector: ChannelConnector | None = None, *, wait_if_busy: bool = False
+) -> str | None:
     """Parse a stored body and apply its orders. Returns None when done, else the error kept on the
-    item. Only one process works on an item at a time: it is claimed with a guarded UPDATE."""
+    item. Only one process works on an item at a time: it is claimed with a guarded UPDATE.
+    ``wait_if_busy``: raise ItemBusy when another process holds it (the worker then retries the
+    event later, so an item whose processor died is taken over once its lease runs out)."""
     with sync.unit() as uow:
-        claimed = _claim(uow, item_id)
+        claimed = repo(uow).claim(item_id, uow.now, uow.now - sync.lease)
         item = repo(uow).inbox_item(item_id)
         record = uow.channel_by_id(item.channel_id) if item else None
         uow.commit()
+    if not claimed and wait_if_busy and item is not None and item.state == "processing":
+        raise ItemBusy(f"inbox item {item_id} is being processed since {item.processed_at}")
     if not claimed or item is None or record is None:
         return None
     result: dict[str, Any] = {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
@@ -372,10 +389,6 @@ def process_item(sync: Sync, item_id: int, connector: ChannelConnector | None = 
 
 def _fields(e: DomainError) -> str:
     return "".join(f" ({fe.field}: {fe.message})" for fe in e.errors if fe.message != e.detail)
-
-
-def _claim(uow: UnitOfWork, item_id: int) -> bool:
-    return repo(uow).claim(item_id, uow.now, uow.now - CLAIM_LEASE)
 
 
 def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) -> str:
@@ -459,9 +472,10 @@ def retry_item(sync: Sync, uow: UnitOfWork, item_id: int) -> str | None:
 
 
 def sweep_inbox(sync: Sync) -> int:
-    """Items stored but not processed a minute later (a crash between storing and processing)."""
+    """Items stored but not processed a minute later, or left 'processing' past the lease by a
+    process that died: a crash between storing and processing loses nothing."""
     with sync.unit(write=False) as uow:
-        waiting = repo(uow).waiting(uow.now - timedelta(minutes=1))
+        waiting = repo(uow).waiting(uow.now - timedelta(minutes=1), uow.now - sync.lease)
     for item_id in waiting:
         process_item(sync, item_id)
     return len(waiting)

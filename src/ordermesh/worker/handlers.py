@@ -61,17 +61,25 @@ def mark_order_listings_for_push(uow: UnitOfWork, payload: dict[str, Any]) -> No
 
 def order_status_to_channel(container: Container, tenant_id: int, payload: dict[str, Any]) -> None:
     """Tell the order's channel: accepted, shipped (carrier and AWB), cancelled."""
-    from ordermesh.services.channel_sync import Sync, push_status
+    from ordermesh.services.channel_sync import push_status
 
-    sync = Sync(container.uow, container.connections, tenant_id)
-    push_status(sync, int(payload["order_id"]), payload["to"], payload.get("from"))
+    push_status(sync_of(container, tenant_id), int(payload["order_id"]), payload["to"], payload.get("from"))
 
 
 def process_inbox_item(container: Container, tenant_id: int, payload: dict[str, Any]) -> None:
     """The safety net behind inline processing: an item nobody processed yet is processed now."""
-    from ordermesh.services.channel_sync import Sync, process_item
+    from ordermesh.services.channel_sync import process_item
 
-    process_item(Sync(container.uow, container.connections, tenant_id), int(payload["item_id"]))
+    process_item(sync_of(container, tenant_id), int(payload["item_id"]), wait_if_busy=True)
+
+
+def sync_of(container: Container, tenant_id: int) -> Any:
+    from datetime import timedelta
+
+    from ordermesh.services.channel_sync import Sync
+
+    s = container.settings
+    return Sync(container.uow, container.connections, tenant_id, timedelta(seconds=s.worker_lease_seconds))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {

@@ -29,8 +29,9 @@ class Job:
 def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
     def run(container: Container, tenant_id: int) -> None:
         from ordermesh.services import channel_sync as cs
+        from ordermesh.worker.handlers import sync_of
 
-        sync = cs.Sync(container.uow, container.connections, tenant_id)
+        sync = sync_of(container, tenant_id)
         with container.uow(tenant_id=tenant_id, write=False) as uow:
             channels = [
                 c.spec.code

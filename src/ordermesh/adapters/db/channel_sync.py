@@ -321,11 +321,17 @@ class ChannelSyncRepository:
             q = q.where(INBOX.c.id < before_id)
         return [_inbox(r) for r in self.conn.execute(q)]
 
-    def waiting(self, older_than: datetime, limit: int = 100) -> list[int]:
-        """Items stored but never processed (a crash between storing and processing)."""
+    def waiting(self, older_than: datetime, stale_before: datetime, limit: int = 100) -> list[int]:
+        """Items stored but never processed, or abandoned mid-processing by a process that died."""
         rows = self.conn.execute(
             select(INBOX.c.id)
-            .where(INBOX.c.tenant_id == self.tenant_id, INBOX.c.state == "received", INBOX.c.received_at < older_than)
+            .where(
+                INBOX.c.tenant_id == self.tenant_id,
+                or_(
+                    and_(INBOX.c.state == "received", INBOX.c.received_at < older_than),
+                    and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before),
+                ),
+            )
             .order_by(INBOX.c.id)
             .limit(limit)
         )

@@ -38,7 +38,7 @@ async def receive_webhook(tenant: str, channel: str, request: Request, container
     # A channel that cannot send custom headers (Flipkart) puts the shared token in the URL.
     if token := request.query_params.get("token"):
         headers.setdefault("x-ordermesh-webhook-token", token)
-    sync = cs.Sync(container.uow, container.connections, 0)
+    sync = cs.Sync(container.uow, container.connections, 0, inline=container.settings.webhooks_inline)
     from starlette.concurrency import run_in_threadpool
 
     got = await run_in_threadpool(cs.receive_webhook, sync, tenant, channel, headers, body)

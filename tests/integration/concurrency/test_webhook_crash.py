@@ -1,0 +1,152 @@
+"""A worker killed (SIGKILL) in the middle of a batch of webhooks loses nothing and does nothing
+twice: after a restart every order exists exactly once, stock is reserved once per order, and the
+ledger agrees with the balances. Multi-process behaviour, so PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from ordermesh.adapters.db.migrate import upgrade
+from ordermesh.bootstrap import Container, bootstrap
+from ordermesh.config import Settings
+from ordermesh.services import channel_sync as cs
+from ordermesh.services import channels, inventory
+from tests.conftest import TenantCtx, new_tenant
+from tests.factories import make_location, make_sku, receive
+from tests.fakes.shopify import WEBHOOK_SECRET, fixture_json, order_variant, webhook_headers
+
+WEBHOOKS = 120
+KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def pg(db_url: str) -> Iterator[Container]:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("several worker processes share one database on PostgreSQL; SQLite runs one")
+    c = bootstrap(Settings(database_url=db_url, credentials_key=KEY, pool_size=5))
+    upgrade(c.engine)
+    yield c
+    c.close()
+
+
+def _worker(db_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "ORDERMESH_DATABASE_URL": db_url,
+        "ORDERMESH_CREDENTIALS_KEY": KEY,
+        "ORDERMESH_WORKER_LEASE_SECONDS": "2",
+        "ORDERMESH_WORKER_POLL_SECONDS": "0.1",
+        "ORDERMESH_LOG_LEVEL": "warning",
+    }
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "ordermesh", "worker"], env=env, stdout=out, stderr=out)
+
+
+def _states(t: TenantCtx) -> dict[str, int]:
+    with t.uow(write=False) as uow:
+        rows = uow.conn.execute(
+            text("SELECT state, count(*) FROM channel_inbox WHERE tenant_id = :t GROUP BY state"), {"t": t.id}
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(pg: Container, db_url: str, tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    t = new_tenant(pg, "crash")
+    make_location(t, "BLR", "KA")
+    for sku in ("KRT-COT-BLU-M", "SPK-BT-10W-BLK"):
+        make_sku(t, sku, mrp="1999.00")
+        receive(t, sku, "BLR", 1000)
+    with t.uow() as uow:
+        channels.create_channel(
+            uow,
+            {"code": "shop", "type": "shopify", "name": "Shop", "credentials": {"webhook_secret": WEBHOOK_SECRET}},
+            pg.connections.vault,
+        )
+    # Webhooks stored (and their outbox events written) by the API, to be processed by workers.
+    sync = cs.Sync(pg.uow, pg.connections, t.id, timedelta(seconds=2), inline=False)
+    base = fixture_json("shopify_orders_create.json")
+    for n in range(WEBHOOKS):
+        phone = f"+91 98{n:08d}"
+        order = order_variant(
+            base, id=7_000_000_000 + n, financial_status="paid", payment_gateway_names=["razorpay"],
+            phone=phone, email=f"buyer{n}@example.com",
+        )  # fmt: skip
+        order["customer"] = {**order["customer"], "phone": phone, "email": f"buyer{n}@example.com"}
+        order["shipping_address"] = {**order["shipping_address"], "phone": phone}
+        order["billing_address"] = {**(order.get("billing_address") or {}), "phone": phone}
+        body = json.dumps(order).encode()
+        sig = base64.b64encode(hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()).decode()
+        got = cs.receive_webhook(sync, t.code, "shop", {**webhook_headers(), "X-Shopify-Hmac-Sha256": sig}, body)
+        assert got.item_id is not None and not got.processed
+
+    # Kill workers until one dies holding an item mid-processing (its order may be half done).
+    caught = False
+    for _ in range(8):
+        worker = _worker(db_url, log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                states = _states(t)
+                if states.get("processing") and states.get("processed", 0) >= 5:
+                    break
+                assert worker.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, f"the worker processed too little: {states}"
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+        states = _states(t)
+        assert states.get("processed", 0) < WEBHOOKS, "the kill came too late to test anything"
+        if states.get("processing"):
+            caught = True
+            break
+    assert caught, "no worker was killed in the middle of an item"
+
+    second = _worker(db_url, log)
+    try:
+        deadline = time.monotonic() + 90
+        while _states(t).get("processed", 0) < WEBHOOKS:
+            assert second.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"not everything was processed after the restart: {_states(t)}"
+            time.sleep(0.1)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)
+
+    with t.uow(write=False) as uow:
+        orders = uow.conn.execute(
+            text("SELECT external_id, count(*) FROM orders WHERE tenant_id = :t GROUP BY external_id"), {"t": t.id}
+        ).all()
+        received = uow.conn.execute(
+            text(
+                "SELECT order_id, count(*) FROM order_events WHERE tenant_id = :t AND kind = 'order.received' "
+                "GROUP BY order_id"
+            ),
+            {"t": t.id},
+        ).all()
+        reserved = uow.conn.execute(
+            text("SELECT coalesce(sum(reserved), 0) FROM stock_balances WHERE tenant_id = :t"), {"t": t.id}
+        ).scalar()
+        allocated = uow.conn.execute(
+            text("SELECT coalesce(sum(allocated), 0) FROM order_lines WHERE tenant_id = :t"), {"t": t.id}
+        ).scalar()
+    assert len(orders) == WEBHOOKS and all(n == 1 for _, n in orders)
+    assert len(received) == WEBHOOKS and all(n == 1 for _, n in received)
+    assert reserved == allocated == WEBHOOKS * 3  # 2 kurtas + 1 speaker each, reserved once
+    with t.uow(write=False) as uow:
+        assert inventory.check_ledger(uow) == []
