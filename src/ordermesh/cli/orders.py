@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ordermesh.cli import channels
 from ordermesh.cli.common import cli_actor, err, out, report, state, tenant_uow
 from ordermesh.domain.errors import ImportRejected
 from ordermesh.services import order_actions, order_import, order_queries
@@ -34,6 +35,14 @@ def import_(
     tenant: str = typer.Option(..., "--tenant", "-t", help="Tenant code."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check every order without writing anything."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        metavar="NAME_OR_JSON_FILE",
+        help="Read a marketplace report through this profile (amazon_order_report, amazon_all_orders, "
+        "flipkart_orders, meesho_orders, ordermesh, or a JSON profile file); needs --channel.",
+    ),
+    channel: str | None = typer.Option(None, "--channel", help="With --profile: the channel the orders came from."),
 ) -> None:
     """Import orders from a CSV file, each order on its own.
 
@@ -42,7 +51,15 @@ def import_(
     ones are kept. Importing a file again is safe: orders already present are counted as such,
     and a changed order becomes a new version. Doubtful orders are imported and held, with the
     reason. Exit code 1 if any row was rejected.
+
+    With --profile, the file is a marketplace's own report (docs/channels/csv_report.md): each
+    order goes in as that channel's order would, its SKUs mapped through the channel's listings.
     """
+    if profile is not None:
+        channels.import_report(file, tenant, profile, channel, dry_run=dry_run, as_json=as_json)
+        return
+    if channel is not None:
+        raise typer.BadParameter("goes with --profile (a plain CSV names each order's channel)", param_hint="--channel")
     with tenant_uow(tenant, write=False) as uow:  # checks the schema is current and the tenant exists
         tenant_id = uow.tenant_id
     opener = partial(state().container().uow, tenant_id=tenant_id, actor=cli_actor())

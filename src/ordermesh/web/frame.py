@@ -62,6 +62,7 @@ SECTIONS: list[Section] = [
     Section("catalog", "Catalog", "/catalog", Permission.CATALOG_READ),
     Section("locations", "Locations", "/locations", Permission.LOCATIONS_READ),
     Section("orders", "Orders", "/orders", Permission.ORDERS_READ),
+    Section("channels", "Channels", "/channels", Permission.CHANNELS_READ),
 ]
 
 

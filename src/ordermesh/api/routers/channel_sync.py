@@ -139,7 +139,7 @@ class PullOut(BaseModel):
 @router.post("/{code}/pull", response_model=PullOut)
 def pull(code: str, uow: UowDep, container: ContainerDep) -> dict[str, Any]:
     """Fetch new and changed orders from the channel now."""
-    cs.require_write(uow)
+    _release(uow)
     result = cs.pull_orders(cs.Sync(container.uow, container.connections, _tenant(uow)), code, force=True)
     return {"pages": result.pages, "errors": result.errors}
 
@@ -153,7 +153,7 @@ class PushOut(BaseModel):
 @router.post("/{code}/inventory/push", response_model=PushOut)
 def push(code: str, uow: UowDep, container: ContainerDep) -> dict[str, Any]:
     """Push every listing whose stock changed since its last push, now."""
-    cs.require_write(uow)
+    _release(uow)
     result = cs.push_inventory(cs.Sync(container.uow, container.connections, _tenant(uow)), code, force=True)
     return {"pushed": result.pushed, "failed": result.failed, "errors": result.errors}
 
@@ -168,7 +168,7 @@ class ReconcileOut(BaseModel):
 @router.post("/{code}/inventory/reconcile", response_model=ReconcileOut)
 def reconcile(code: str, uow: UowDep, container: ContainerDep) -> dict[str, Any]:
     """Read the channel's quantities back, report drift and correct it."""
-    cs.require_write(uow)
+    _release(uow)
     return cs.reconcile(cs.Sync(container.uow, container.connections, _tenant(uow)), code).as_dict()
 
 
@@ -230,6 +230,14 @@ def retry(item_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UowDep, contai
 def sync_health(uow: UowDep) -> list[dict[str, Any]]:
     """Per channel: last successful pull and push, lag, failures with their error text."""
     return cs.health(uow)
+
+
+def _release(uow: Any) -> None:
+    """Check the caller may act, then end the request's own transaction: the service opens units
+    of work of its own around calls to the channel, and on SQLite an open write transaction here
+    would hold the database's one write lock against them."""
+    cs.require_write(uow)
+    uow.commit()
 
 
 def _tenant(uow: Any) -> int:
