@@ -101,3 +101,58 @@ class PaymentStatus(StrEnum):
     COD_PENDING = "cod_pending"  # to be collected on delivery
     COD_COLLECTED = "cod_collected"
     FAILED = "failed"
+
+
+class ShipmentStatus(StrEnum):
+    CREATED = "created"
+    PACKED = "packed"
+    READY_TO_SHIP = "ready_to_ship"  # AWB assigned and label made
+    MANIFESTED = "manifested"
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    NDR = "ndr"  # a failed delivery attempt, with the carrier's reason
+    RTO_INITIATED = "rto_initiated"
+    RTO_IN_TRANSIT = "rto_in_transit"
+    RTO_DELIVERED = "rto_delivered"
+    LOST = "lost"
+    CANCELLED = "cancelled"
+
+
+_S = ShipmentStatus
+_MOVING = frozenset({_S.PICKED_UP, _S.IN_TRANSIT, _S.OUT_FOR_DELIVERY, _S.DELIVERED, _S.NDR, _S.RTO_INITIATED, _S.LOST})
+SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
+    _S.CREATED: frozenset({_S.PACKED, _S.CANCELLED}),
+    _S.PACKED: frozenset({_S.CREATED, _S.READY_TO_SHIP, _S.CANCELLED}),
+    _S.READY_TO_SHIP: frozenset({_S.MANIFESTED, _S.PICKED_UP, _S.IN_TRANSIT, _S.CANCELLED}),
+    _S.MANIFESTED: frozenset({_S.READY_TO_SHIP, _S.PICKED_UP, _S.IN_TRANSIT, _S.CANCELLED}),
+    # Carriers skip and repeat scans; tracking may jump ahead, never back to the warehouse.
+    _S.PICKED_UP: _MOVING,
+    _S.IN_TRANSIT: _MOVING,
+    _S.OUT_FOR_DELIVERY: _MOVING,
+    _S.NDR: frozenset({_S.IN_TRANSIT, _S.OUT_FOR_DELIVERY, _S.DELIVERED, _S.NDR, _S.RTO_INITIATED, _S.LOST}),
+    _S.RTO_INITIATED: frozenset({_S.RTO_IN_TRANSIT, _S.RTO_DELIVERED, _S.LOST}),
+    _S.RTO_IN_TRANSIT: frozenset({_S.RTO_DELIVERED, _S.LOST}),
+    _S.DELIVERED: frozenset(),
+    _S.RTO_DELIVERED: frozenset(),
+    _S.LOST: frozenset({_S.DELIVERED, _S.RTO_DELIVERED}),  # found after all
+    _S.CANCELLED: frozenset(),
+}
+SHIPMENT_FINAL = frozenset({_S.DELIVERED, _S.RTO_DELIVERED, _S.CANCELLED})
+
+
+def can_ship_transition(current: ShipmentStatus, target: ShipmentStatus) -> bool:
+    return current == target or target in SHIPMENT_TRANSITIONS[current]
+
+
+class NdrReason(StrEnum):
+    """Why a delivery attempt failed, in one vocabulary whatever words the carrier used."""
+
+    CUSTOMER_UNAVAILABLE = "customer_unavailable"
+    REFUSED = "refused"
+    ADDRESS_ISSUE = "address_issue"
+    COD_NOT_READY = "cod_not_ready"
+    RESCHEDULE_REQUESTED = "reschedule_requested"
+    OUT_OF_DELIVERY_AREA = "out_of_delivery_area"
+    OTHER = "other"
