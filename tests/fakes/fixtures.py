@@ -7,3 +7,5 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CHANNEL_FIXTURES = FIXTURES / "channels"
+CARRIER_FIXTURES = FIXTURES / "carriers"
+GST_FIXTURES = FIXTURES / "gst"
