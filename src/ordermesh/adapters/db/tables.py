@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -537,3 +537,167 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     last_run_at: Mapped[datetime]
+
+
+class Carrier(Base):
+    """A carrier account of the tenant: an aggregator, a courier, or its own fleet's rate card."""
+
+    __tablename__ = "carriers"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # shiprocket | delhivery | rate_card
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    credentials: Mapped[str | None] = mapped_column(Text)  # sealed (Vault)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Shipment(Base):
+    """Units of one order leaving one location in one box, from packing to the buyer's door (or back)."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "carrier_id", "awb"),
+        UniqueConstraint("tenant_id", "tracking_token"),
+        Index("ix_shipments_tenant_order", "tenant_id", "order_id"),
+        Index("ix_shipments_tenant_status_id", "tenant_id", "status", "id"),
+        Index("ix_shipments_tenant_location_status", "tenant_id", "location_id", "status"),
+        Index("ix_shipments_tenant_manifest", "tenant_id", "manifest_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    payment_method: Mapped[str] = mapped_column(String(10))
+    cod_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    declared_value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    box: Mapped[str | None] = mapped_column(String(64))
+    length_cm: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    breadth_cm: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    height_cm: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    dead_weight_g: Mapped[int | None] = mapped_column(Integer)
+    volumetric_weight_g: Mapped[int | None] = mapped_column(Integer)
+    chargeable_weight_g: Mapped[int | None] = mapped_column(Integer)
+    carrier_id: Mapped[int | None] = mapped_column(ForeignKey("carriers.id"))
+    service: Mapped[str | None] = mapped_column(String(100))  # the courier/service booked
+    courier: Mapped[str | None] = mapped_column(String(100))  # who carries it (aggregators)
+    awb: Mapped[str | None] = mapped_column(String(64))
+    carrier_reference: Mapped[str | None] = mapped_column(String(100))
+    selection: Mapped[dict[str, Any] | None]  # the quote chosen and those it beat, with reasons
+    invoice_number: Mapped[str | None] = mapped_column(String(40))
+    manifest_id: Mapped[int | None] = mapped_column(ForeignKey("manifests.id"))
+    tracking_token: Mapped[str] = mapped_column(String(43))  # unguessable, for the public tracking page
+    estimated_delivery: Mapped[date | None]
+    estimate_basis: Mapped[str | None] = mapped_column(String(200))
+    ndr_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    picked_up_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    status_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ShipmentLine(Base):
+    __tablename__ = "shipment_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("packed >= 0 AND packed <= quantity", name="packed_within_quantity"),
+        Index("ix_shipment_lines_shipment", "shipment_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    packed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ShipmentEvent(Base):
+    """A shipment's tracking history: every scan, with time and place, as the carrier reported it."""
+
+    __tablename__ = "shipment_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shipment_id", "dedupe_key"),
+        Index("ix_shipment_events_shipment", "shipment_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    carrier_status: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+    ndr_reason: Mapped[str | None] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(String(10))  # webhook | poll | ordermesh | person
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+
+
+class InvoiceCounter(Base):
+    """The last invoice number issued per GSTIN and financial year: numbers are gap-free because
+    the next one is taken in the transaction that issues the invoice."""
+
+    __tablename__ = "invoice_counters"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    gstin: Mapped[str] = mapped_column(String(15), primary_key=True)
+    financial_year: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-27
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "gstin", "financial_year", "sequence"),
+        UniqueConstraint("tenant_id", "shipment_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    gstin: Mapped[str] = mapped_column(String(15))
+    financial_year: Mapped[str] = mapped_column(String(7))
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40))
+    issued_at: Mapped[datetime]
+    place_of_supply: Mapped[str] = mapped_column(String(2))
+    taxable_value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    tax_total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    data: Mapped[dict[str, Any]]  # lines, split, HSN summary, words: what the PDF shows
+    ewaybill: Mapped[dict[str, Any] | None]  # the e-way bill JSON, above the threshold
+
+
+class Manifest(Base):
+    """A carrier's batch of handed-over shipments from one location for one pickup date."""
+
+    __tablename__ = "manifests"
+    __table_args__ = (Index("ix_manifests_tenant_carrier_date", "tenant_id", "carrier_id", "pickup_date"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carriers.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    pickup_date: Mapped[date]
+    closed_at: Mapped[datetime]
+    pickup_reference: Mapped[str | None] = mapped_column(String(100))
+    pickup_error: Mapped[str | None] = mapped_column(Text)
+    cutoff_at: Mapped[datetime | None]  # a shipment without a pickup scan by then raises an alert
+
+
+class Document(Base):
+    """A rendered PDF (label, invoice, manifest), kept so a reprint is the same document."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "owner_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # label | invoice | manifest
+    owner_id: Mapped[int] = mapped_column(BigInteger)  # shipment or manifest id
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
