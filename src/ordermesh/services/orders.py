@@ -72,11 +72,12 @@ class Ingested:
     written: Written | None = None  # a new order, as written (None on the paths that re-read)
 
 
-def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
+def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any], *, channel_data: dict[str, Any] | None = None) -> Ingested:
     """Accept an order from any channel, once.
 
     The same (channel, external id) again returns the existing order unchanged when the payload
-    is the same; a different payload is applied as a versioned change (services.order_changes)."""
+    is the same; a different payload is applied as a versioned change (services.order_changes).
+    ``channel_data``: what the channel's connector needs later (line ids …), kept on a new order."""
     require(uow.actor, Permission.ORDERS_WRITE)
     errors = Collector()
     order_in = build_order(raw, errors, parse_time)
@@ -150,6 +151,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any]) -> Ingested:
         "ship_pincode": order_in.shipping.pincode,
         "basket": order_in.basket(),
         "payload_hash": order_in.fingerprint(),
+        "channel_data": channel_data,
         "version": 1,
         "created_at": uow.now,
         "updated_at": uow.now,

@@ -266,6 +266,7 @@ class ChannelSyncRepository:
                 attempts=0,
                 result={},
                 received_at=now,
+                processed_at=now if state == "processing" else None,
             )
             .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"])
             .returning(INBOX.c.id)
