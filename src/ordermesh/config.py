@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         "and leave processing to the workers)",
     )
     channel_poll_minutes: float = Field(5.0, description="How often the worker pulls orders from each channel")
-    inventory_push_seconds: float = Field(30.0, description="How often the worker pushes changed stock to channels")
+    inventory_push_seconds: float = Field(
+        1.0, description="At most how often the worker pushes changed stock to channels (changes in between coalesce)"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = Field(10, description="PostgreSQL connections per process")

@@ -73,13 +73,14 @@ def process_inbox_item(container: Container, tenant_id: int, payload: dict[str, 
     process_item(sync_of(container, tenant_id), int(payload["item_id"]), wait_if_busy=True)
 
 
-def sync_of(container: Container, tenant_id: int) -> Any:
+def sync_of(container: Container, tenant_id: int, *, single_try: bool = True) -> Any:
     from datetime import timedelta
 
     from ordermesh.services.channel_sync import Sync
 
     s = container.settings
-    return Sync(container.uow, container.connections, tenant_id, timedelta(seconds=s.worker_lease_seconds))
+    connections = container.connections.single_try() if single_try else container.connections
+    return Sync(container.uow, connections, tenant_id, timedelta(seconds=s.worker_lease_seconds))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {

@@ -31,12 +31,16 @@ def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
         from ordermesh.services import channel_sync as cs
         from ordermesh.worker.handlers import sync_of
 
-        sync = sync_of(container, tenant_id)
+        sync = sync_of(container, tenant_id, single_try=False)  # its own thread: it may wait out throttling
         with container.uow(tenant_id=tenant_id, write=False) as uow:
+            due = set(cs.repo(uow).dirty_channels()) if action == "push" else None  # the common case: none
             channels = [
                 c.spec.code
                 for c in uow.all_channels()
-                if c.spec.active and c.spec.base_url and container.connections.can_connect(c)
+                if c.spec.active
+                and c.spec.base_url
+                and (due is None or c.id in due)
+                and container.connections.can_connect(c)
             ]
         for code in channels:
             if action == "pull":

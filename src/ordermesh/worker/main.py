@@ -8,12 +8,15 @@ import os
 import random
 import socket
 import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 from ordermesh.adapters.db.outbox import ClaimedEvent, take_job
+from ordermesh.adapters.db.uow import OUTBOX_WAKE
 from ordermesh.bootstrap import Container
 from ordermesh.worker.handlers import CALLING_HANDLERS, EVENT_HANDLERS, CallingHandler, Handler
-from ordermesh.worker.jobs import jobs_for, tenants
+from ordermesh.worker.jobs import Job, jobs_for, tenants
 
 log = logging.getLogger("ordermesh.worker")
 
@@ -34,8 +37,11 @@ class Worker:
     ):
         self.container = container
         self.handlers = EVENT_HANDLERS if handlers is None else handlers
-        self.calling = CALLING_HANDLERS if calling is None else calling
-        self.jobs = jobs_for(container.settings)
+        # A worker given its own handlers runs only those (tests of the outbox machinery).
+        self.calling = calling if calling is not None else ({} if handlers is not None else CALLING_HANDLERS)
+        # A worker given its own handlers (tests of the outbox machinery) runs no periodic jobs.
+        self.jobs = jobs_for(container.settings) if handlers is None else ()
+        self._calling_busy = threading.Event()
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         s = container.settings
         self.batch = s.worker_batch_size
@@ -43,15 +49,32 @@ class Worker:
         self.max_attempts = s.worker_max_attempts
         self.poll = s.worker_poll_seconds
 
-    def run_jobs(self) -> list[str]:
-        """Run the periodic jobs that are due (and that no other worker has just taken)."""
+    def run_jobs(self, *, background: bool = False) -> list[str]:
+        """Run the periodic jobs that are due (and that no other worker has just taken).
+
+        ``background``: jobs that call channels run on the worker's second thread, so a slow or
+        unreachable channel never holds up the events; one such job at a time."""
         ran = []
         for job in self.jobs:
+            if background and job.run_calling is not None and self._calling_busy.is_set():
+                continue  # the previous calling job is still at it; this one is taken next time
             with self.container.uow(tenant_id=None) as uow:
                 taken = take_job(uow.conn, job.name, uow.now, job.every)
                 ids = tenants(uow) if taken else []
                 uow.commit()
-            for tenant_id in ids:
+            if not taken:
+                continue
+            ran.append(job.name)
+            if background and job.run_calling is not None:
+                self._calling_busy.set()
+                threading.Thread(target=self._run_job, args=(job, ids), name=f"job-{job.name}", daemon=True).start()
+            else:
+                self._run_job(job, ids, release=False)
+        return ran
+
+    def _run_job(self, job: Job, tenant_ids: list[int], *, release: bool = True) -> None:
+        try:
+            for tenant_id in tenant_ids:
                 try:
                     if job.run_calling is not None:
                         job.run_calling(self.container, tenant_id)
@@ -60,9 +83,9 @@ class Worker:
                         job.run(uow)
                 except Exception:  # one tenant's failure must not stop the others
                     log.exception("job %s failed for tenant %s", job.name, tenant_id)
-            if taken:
-                ran.append(job.name)
-        return ran
+        finally:
+            if release:
+                self._calling_busy.clear()
 
     def run_once(self) -> int:
         """Claim one batch and process it. Returns how many events were claimed."""
@@ -94,16 +117,66 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker %s started", self.name)
-        while not stop.is_set():
-            try:
-                self.run_jobs()
-                busy = self.run_once() > 0
-            except Exception:  # e.g. the database restarting; keep going after a pause
-                log.exception("worker loop error; retrying")
-                busy = False
-            if not busy:
-                stop.wait(self.poll)
+        waker = Waker(self.container.engine)
+        # An idle worker wakes when events are committed (NOTIFY on PostgreSQL, an in-process signal
+        # otherwise), and at least as often as its most frequent job is due.
+        idle = min([self.poll, *(job.every.total_seconds() for job in self.jobs)])
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_jobs(background=True)
+                    busy = self.run_once() > 0
+                except Exception:  # e.g. the database restarting; keep going after a pause
+                    log.exception("worker loop error; retrying")
+                    busy = False
+                if not busy:
+                    waker.wait(idle)
+        finally:
+            waker.close()
         log.info("worker %s stopped", self.name)
+
+
+class Waker:
+    """Waits for new outbox events: LISTEN ordermesh_outbox on PostgreSQL (the commit that writes
+    events notifies), the in-process OUTBOX_WAKE signal on SQLite. A lost listening connection
+    falls back to polling and is opened again on the next wait."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.pg = engine.dialect.name == "postgresql"
+        self.raw: Any = None
+
+    def _listen(self) -> Any:
+        if self.raw is None:
+            raw = self.engine.raw_connection()
+            conn = raw.driver_connection
+            conn.autocommit = True
+            conn.execute("LISTEN ordermesh_outbox")
+            self.raw = raw
+        return self.raw.driver_connection
+
+    def wait(self, seconds: float) -> None:
+        if not self.pg:
+            OUTBOX_WAKE.wait(seconds)
+            OUTBOX_WAKE.clear()
+            return
+        try:
+            for _ in self._listen().notifies(timeout=seconds, stop_after=1):
+                pass
+        except Exception as e:  # the connection went away: poll this time, listen again next time
+            log.warning("listening for outbox events failed (%s); polling", e)
+            self.close()
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        if self.raw is not None:
+            try:
+                self.raw.driver_connection.execute("UNLISTEN *")
+                self.raw.driver_connection.autocommit = False
+                self.raw.close()
+            except Exception:
+                self.raw.invalidate()
+            self.raw = None
 
 
 def start_in_thread(container: Container) -> tuple[threading.Thread, threading.Event]:

@@ -13,20 +13,22 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
+from ordermesh.adapters.db.engine import normalise_url
 from ordermesh.adapters.db.migrate import upgrade
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.services import channel_sync as cs
 from ordermesh.services import channels, inventory
-from tests.conftest import TenantCtx, new_tenant
+from tests.conftest import PG_URL, TenantCtx, new_tenant
 from tests.factories import make_location, make_sku, receive
 from tests.fakes.shopify import WEBHOOK_SECRET, fixture_json, order_variant, webhook_headers
 
@@ -35,10 +37,26 @@ KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
-def pg(db_url: str) -> Iterator[Container]:
+def own_pg(db_url: str) -> Iterator[str]:
+    """A schema of its own: the workers started here must not meet other tests' outbox events."""
     if not db_url.startswith("postgresql"):
         pytest.skip("several worker processes share one database on PostgreSQL; SQLite runs one")
-    c = bootstrap(Settings(database_url=db_url, credentials_key=KEY, pool_size=5))
+    schema = f"om_crash_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg(own_pg: str) -> Iterator[Container]:
+    c = bootstrap(Settings(database_url=own_pg, credentials_key=KEY, pool_size=5))
     upgrade(c.engine)
     yield c
     c.close()
@@ -65,7 +83,8 @@ def _states(t: TenantCtx) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in rows}
 
 
-def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(pg: Container, db_url: str, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(pg: Container, own_pg: str, tmp_path: Path) -> None:
+    db_url = own_pg
     log = tmp_path / "worker.log"
     t = new_tenant(pg, "crash")
     make_location(t, "BLR", "KA")

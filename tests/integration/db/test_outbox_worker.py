@@ -138,3 +138,36 @@ def test_claim_locks_rows_with_skip_locked_on_postgresql(container: Container, t
         assert "FOR UPDATE SKIP LOCKED" in claim
     else:
         assert any(s.startswith("BEGIN IMMEDIATE") for s in statements)  # SQLite: one writer at a time
+
+
+def test_an_idle_worker_wakes_when_events_are_committed(db_url: str, tenant: TenantCtx) -> None:
+    """Events do not wait for the next poll: the committing transaction wakes idle workers
+    (NOTIFY on PostgreSQL, an in-process signal on SQLite)."""
+    from ordermesh.bootstrap import bootstrap
+    from ordermesh.config import Settings
+
+    slow = bootstrap(
+        Settings(database_url=db_url, worker_poll_seconds=30, inventory_push_seconds=3600, channel_poll_minutes=600)
+    )
+    seen = threading.Event()
+    worker = Worker(slow, handlers={"test.wake": [lambda uow, payload: seen.set()]}, calling={})
+    drain(worker)  # older events of other tests
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        import time
+
+        time.sleep(1.0)  # idle now, waiting up to 30 s
+        started = time.monotonic()
+        emit(tenant, "test.wake")
+        assert seen.wait(10), "the worker did not wake for a committed event"
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        with tenant.uow() as uow:  # wake it so it sees stop
+            uow.emit(Event("test.other", {}))
+            uow.commit()
+        thread.join(40)
+        slow.close()
+    assert not thread.is_alive()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx2 as httpx
 
@@ -22,6 +23,7 @@ class Connections:
 
     vault_factory: Callable[[], Vault]
     sleep: Callable[[float], None] = time.sleep
+    attempts: int = 5  # tries per call; outbox handlers use one (the outbox itself retries, later)
     _vault: Vault | None = None
     _client: httpx.Client | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -30,7 +32,13 @@ class Connections:
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(timeout=Http.timeout)
-        return Http(base_url, sleep=self.sleep, client=self._client)
+        return Http(base_url, sleep=self.sleep, client=self._client, attempts=self.attempts)
+
+    def single_try(self) -> Connections:
+        """The same vault and HTTP client, but each call tried once: for outbox handlers, whose
+        event is retried with back-off by the worker, so a channel that is down never holds up
+        the other events while the handler sleeps between tries."""
+        return replace(self, attempts=1)
 
     def close(self) -> None:
         with self._lock:
@@ -56,6 +64,20 @@ class Connections:
         from ordermesh.adapters.channels.base import connector_types
 
         return record.spec.type.value in connector_types()
+
+    def carrier(self, row: Any, **extra: Any) -> Any:
+        """A carrier account's adapter (row: adapters.db.shipping.CarrierRow); ``extra`` goes to
+        the adapter's constructor (the rate-card carrier's AWB counter)."""
+        from ordermesh.adapters.carriers.base import CarrierConfig, make_adapter
+
+        credentials = self.vault.open(row.credentials) if row.credentials else {}
+        config = CarrierConfig(row.base_url or "", credentials, dict(row.settings))
+        if extra:
+            from ordermesh.adapters.carriers.base import _REGISTRY, _load_all
+
+            _load_all()
+            return _REGISTRY[row.kind](config, self.http(row.base_url or ""), **extra)  # type: ignore[call-arg]
+        return make_adapter(row.kind, config, self.http(row.base_url or ""))
 
     @staticmethod
     def require_api(record: ChannelRecord) -> None:

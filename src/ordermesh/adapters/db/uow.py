@@ -4,6 +4,7 @@ written in the same transaction as the change they describe."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +34,9 @@ from ordermesh.adapters.db.stock import StockRepository
 from ordermesh.adapters.db.tables import sqlite_timestamp
 from ordermesh.domain.access import SYSTEM, Actor
 from ordermesh.domain.events import Event
+
+# Set when a unit of work commits outbox events: a worker thread in the same process waits on it.
+OUTBOX_WAKE = threading.Event()
 
 
 class UnitOfWork:
@@ -248,6 +252,8 @@ class UnitOfWork:
         self._tx.commit()
         self._staged.publish()
         self._publish_config()
+        if self._events:
+            OUTBOX_WAKE.set()  # a worker in this process starts on them now, not at its next poll
         self._audit.clear()
         self._events.clear()
         self._now = None
@@ -335,10 +341,14 @@ WITH audit AS (
     FROM json_to_recordset(%(audit)s::json) AS a(
         tenant_id bigint, at timestamptz, actor text, actor_label text, action text, entity_type text,
         entity_key text, before json, after json, request_id text)
+), events AS (
+    INSERT INTO outbox (tenant_id, topic, payload, status, attempts, created_at, available_at)
+    SELECT tenant_id, topic, payload, 'pending', 0, %(now)s, %(now)s
+    FROM json_to_recordset(%(events)s::json) AS o(tenant_id bigint, topic text, payload json)
+    RETURNING 1
 )
-INSERT INTO outbox (tenant_id, topic, payload, status, attempts, created_at, available_at)
-SELECT tenant_id, topic, payload, 'pending', 0, %(now)s, %(now)s
-FROM json_to_recordset(%(events)s::json) AS o(tenant_id bigint, topic text, payload json)
+-- Wakes idle workers (LISTEN ordermesh_outbox) when the transaction commits; once per transaction.
+SELECT pg_notify('ordermesh_outbox', '') WHERE EXISTS (SELECT 1 FROM events)
 """
 
 
