@@ -421,8 +421,10 @@ def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) 
                 return "unchanged"
             order_actions.cancel_order(uow, existing, reason=f"cancelled on {record.spec.name}")
             return "cancelled"
-        if existing is None and not order.ready:
-            return "waiting"
+        if not order.ready:
+            # Not released for fulfilment yet, or a partial notice (no address): a new order waits
+            # for its full update; an order we have keeps what it has.
+            return "waiting" if existing is None else "unchanged"
         listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
         known = uow.skus.ids_for([line.seller_sku for line in order.lines if line.seller_sku])
 
@@ -749,9 +751,19 @@ def push_status(sync: Sync, order_id: int, new_status: str, old_status: str | No
         if order is None:
             return None
         record = uow.channel_by_id(order.row.channel_id)
-    if record is None or not record.spec.base_url or not sync.connections.can_connect(record):
-        return None
+        if record is None or not record.spec.base_url or not sync.connections.can_connect(record):
+            return None
+        facts = uow.skus.facts_for([line.sku_code for line in order.lines])
+        shipped = repo(uow).latest_shipment(order_id) if told in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) else None
     data = order.row.channel_data or {}
+    # GST rates by the channel's ids of each line (marketplaces ask for them when packing).
+    tax_rates: dict[str, str] = {}
+    for line, sent in zip(order.lines, data.get("lines", []), strict=False):
+        fact = facts.get(line.sku_code)
+        if fact is not None:
+            for key in (sent.get("line_id"), sent.get("seller_sku"), sent.get("listing_id"), line.sku_code):
+                if key:
+                    tax_rates.setdefault(str(key), str(fact.gst_rate))
     lines = [
         ChannelLine(
             str(x.get("listing_id") or ""),
@@ -762,7 +774,15 @@ def push_status(sync: Sync, order_id: int, new_status: str, old_status: str | No
         )
         for x in data.get("lines", [])
     ]
-    update = StatusUpdate(order.row.external_id, told, lines, extra=data.get("extra") or {}, reason=None)
+    update = StatusUpdate(
+        order.row.external_id,
+        told,
+        lines,
+        carrier=shipped.carrier if shipped else None,
+        tracking_number=shipped.awb if shipped else None,
+        tracking_url=shipped.tracking_url if shipped else None,
+        extra={**(data.get("extra") or {}), "tax_rates": tax_rates},
+    )
     outcome = sync.connections.connector(record).push_status(update)
     with sync.unit() as uow:
         repo(uow).add_pushes(

@@ -20,6 +20,8 @@ PUSHES = t.ChannelPush.__table__
 SKUS = t.Sku.__table__
 ORDERS = t.Order.__table__
 LINES = t.OrderLine.__table__
+SHIPMENTS = t.Shipment.__table__
+CARRIERS = t.Carrier.__table__
 
 # Orders accepted but not yet routed: their open units are promised to no location yet.
 UNROUTED_STATUSES = ("pending", "on_hold", "confirmed")
@@ -58,6 +60,13 @@ class InboxRow:
     result: dict[str, Any]
     received_at: datetime
     processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ShippedWith:
+    carrier: str  # the courier's name as buyers know it
+    awb: str
+    tracking_url: str | None
 
 
 @dataclass(frozen=True)
@@ -393,6 +402,24 @@ class ChannelSyncRepository:
             failures=SYNC.c.failures + 1,
             next_attempt_at=retry_at,
         )
+
+    def latest_shipment(self, order_id: int) -> ShippedWith | None:
+        """The order's most recent shipment with an AWB: what a channel is told when it ships."""
+        row = self.conn.execute(
+            select(SHIPMENTS.c.awb, SHIPMENTS.c.courier, CARRIERS.c.name)
+            .join(CARRIERS, CARRIERS.c.id == SHIPMENTS.c.carrier_id)
+            .where(
+                SHIPMENTS.c.tenant_id == self.tenant_id,
+                SHIPMENTS.c.order_id == order_id,
+                SHIPMENTS.c.awb.is_not(None),
+                SHIPMENTS.c.status != "cancelled",
+            )
+            .order_by(SHIPMENTS.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return ShippedWith(row.courier or row.name, row.awb, None)
 
     # -- pushes -----------------------------------------------------------------------------
 
