@@ -1,4 +1,5 @@
-"""``ordermesh channels``: channel sync from the command line. Health, pulls, pushes and
+"""``ordermesh channels``: channels and their sync from the command line. The channel records
+(list, create, set: connector settings and the stock rule), health, pulls, pushes and
 reconciliation now, sealed credentials, listings (import, and their available-to-sell), and the
 inbox of what channels sent, with retry. Also the marketplace-report path of
 ``ordermesh orders import --profile``.
@@ -12,11 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Generator
+import re
+from collections.abc import Generator, Mapping
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,9 +29,11 @@ from ordermesh.adapters.channels.csv_report import Profile, ProfileError, load_p
 from ordermesh.cli.common import err, fail, out, report, state, tenant_uow
 from ordermesh.domain.errors import DomainError, ImportRejected, RowError
 from ordermesh.services import channel_sync as cs
+from ordermesh.services import channels
 
 app = typer.Typer(
-    help="Channel sync: health, pulls, pushes, listings, credentials and the inbox.", no_args_is_help=True
+    help="Channels: their settings, sync health, pulls, pushes, listings, credentials and the inbox.",
+    no_args_is_help=True,
 )
 listings_app = typer.Typer(help="A channel's listings: import them, see their available-to-sell.", no_args_is_help=True)
 app.add_typer(listings_app, name="listings")
@@ -69,6 +73,176 @@ def _errors_out(errors: list[str]) -> None:
     console = err()
     for e in errors:
         console.print(f"error: {e}")
+
+
+# -- the channel records: list, create, set --------------------------------------------------------
+
+# A JSON number as written on a command line: 2, -1, 2.5, 1e3 (not 007 or 2024-10, which stay text).
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def parse_value(text: str) -> Any:
+    """A setting's value as typed: numbers, true, false and null are JSON scalars; text starting
+    with { [ or " is JSON (an object such as carrier_codes, or "123" kept as text); anything else
+    is the text itself. ValueError when JSON-looking text is not JSON."""
+    stripped = text.strip()
+    if stripped in ("true", "false", "null") or stripped[:1] in ("{", "[", '"') or _NUMBER.fullmatch(stripped):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            raise ValueError(f"{stripped!r} is not valid JSON") from None
+    return text
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:
+    """KEY=VALUE items of a repeated option, values parsed by :func:`parse_value`."""
+    found: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not key or not sep:
+            fail(f"{option} {item!r}: expected KEY=VALUE")
+        try:
+            found[key] = parse_value(text)
+        except ValueError as e:
+            fail(f"{option} {key}: {e}")
+    return found
+
+
+def _merged(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` with ``changes`` applied; a key set to null is removed."""
+    return {k: v for k, v in {**current, **changes}.items() if v is not None}
+
+
+def _shown(settings: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(settings.items()))
+
+
+def _connected(spec: Any) -> bool:
+    return bool(spec.base_url) and spec.type.value not in ("manual", "csv")
+
+
+def _print_channel(record: Any, verb: str) -> None:
+    spec = record.spec
+    console = out()
+    console.print(f"{spec.code}: {verb} ({spec.type.value}, {spec.name}{'' if spec.active else ', inactive'})")
+    console.print(f"  base URL: {spec.base_url or '-'}")
+    console.print(f"  locations: {', '.join(spec.locations) if spec.locations else 'all active locations'}")
+    console.print(f"  settings: {_shown(spec.connector) or '-'}")
+    console.print(f"  inventory rule: {_shown(spec.inventory) or 'all available stock, no buffer'}")
+    console.print(f"  credentials: {'set' if record.sealed_credentials else 'not set'}")
+
+
+@app.command("list")
+def list_(
+    tenant: str = TenantOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the channels as JSON (credentials never included)."),
+) -> None:
+    """Every channel: code, type, name, whether it is connected, its base URL and whether its
+    credentials are set (their values are never shown)."""
+    with tenant_uow(tenant, write=False) as uow:
+        records = channels.list_channels(uow)
+    if as_json:
+        rows = [
+            {**r.spec.as_dict(), "connected": _connected(r.spec), "credentials_set": r.sealed_credentials is not None}
+            for r in records
+        ]
+        out().print_json(json.dumps(rows))
+        return
+    table = Table("code", "type", "name", "active", "connected", "base URL", "credentials")
+    for r in records:
+        table.add_row(
+            r.spec.code,
+            r.spec.type.value,
+            r.spec.name,
+            "yes" if r.spec.active else "no",
+            "yes" if _connected(r.spec) else "no",
+            r.spec.base_url or "",
+            "set" if r.sealed_credentials else "not set",
+        )
+    out().print(table)
+
+
+SettingOpt = typer.Option(
+    None, "--setting", metavar="KEY=VALUE", help="A connector setting (docs/channels/<type>.md); repeat."
+)
+InventoryOpt = typer.Option(
+    None, "--inventory", metavar="KEY=VALUE", help="The stock rule: buffer, percent, maximum, zero_below; repeat."
+)
+
+
+@app.command()
+def create(
+    code: str = typer.Argument(..., help="Channel code, e.g. shopify-main."),
+    tenant: str = TenantOpt,
+    type_: str = typer.Option(
+        ..., "--type", help="manual, shopify, woocommerce, amazon, flipkart, myntra, meesho, csv or other."
+    ),
+    name: str = typer.Option(..., "--name", help="What people call it."),
+    base_url: str | None = typer.Option(None, "--base-url", help="The channel's API address (https://…)."),
+    location: list[str] | None = typer.Option(
+        None, "--location", help="A location that serves it; repeat. Default: every active location."
+    ),
+    setting: list[str] | None = SettingOpt,
+    inventory: list[str] | None = InventoryOpt,
+    inactive: bool = typer.Option(False, "--inactive", help="Create it switched off."),
+) -> None:
+    """Add a channel. Values of --setting and --inventory are JSON scalars when they look like one
+    (2, 50, true, null); text otherwise. Set its secrets with 'ordermesh channels credentials'."""
+    raw: dict[str, Any] = {"code": code, "type": type_, "name": name, "active": not inactive}
+    if base_url:
+        raw["base_url"] = base_url
+    if location:
+        raw["locations"] = location
+    if settings := _merged({}, _pairs(setting, "--setting")):
+        raw["connector"] = settings
+    if rule := _merged({}, _pairs(inventory, "--inventory")):
+        raw["inventory"] = rule
+    with tenant_uow(tenant) as uow:
+        record = channels.create_channel(uow, raw)
+    _print_channel(record, "created")
+
+
+@app.command("set")
+def set_(
+    code: str = typer.Argument(..., help="Channel code."),
+    tenant: str = TenantOpt,
+    name: str | None = typer.Option(None, "--name", help="A new name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="A new API address; '' removes it."),
+    location: list[str] | None = typer.Option(None, "--location", help="Serve it from these locations; repeat."),
+    all_locations: bool = typer.Option(False, "--all-locations", help="Serve it from every active location."),
+    setting: list[str] | None = SettingOpt,
+    inventory: list[str] | None = InventoryOpt,
+    active: bool | None = typer.Option(None, "--active/--inactive", help="Switch the channel on or off."),
+) -> None:
+    """Change a channel. --setting and --inventory are merged into what it has (KEY=null removes a
+    key); other settings are kept."""
+    if location and all_locations:
+        fail("--location and --all-locations cannot be given together")
+    settings, rule = _pairs(setting, "--setting"), _pairs(inventory, "--inventory")
+    with tenant_uow(tenant) as uow:
+        current = channels.get_channel(uow, code)
+        patch: dict[str, Any] = {}
+        if name is not None:
+            patch["name"] = name
+        if base_url is not None:
+            patch["base_url"] = base_url.strip() or None
+        if location or all_locations:
+            patch["locations"] = location or None
+        if settings:
+            patch["connector"] = _merged(current.spec.connector, settings)
+        if rule:
+            patch["inventory"] = _merged(current.spec.inventory, rule)
+        if active is not None:
+            patch["active"] = active
+        if not patch:
+            fail(
+                "nothing to change: give --name, --base-url, --location, --setting, --inventory or --active/--inactive"
+            )
+        record = channels.update_channel(uow, code, patch)
+    before, after = current.spec.as_dict(), record.spec.as_dict()
+    changed = sorted(k for k in after if after[k] != before[k])
+    _print_channel(record, f"changed {', '.join(changed)}" if changed else "unchanged")
 
 
 # -- health, pull, push, reconcile ---------------------------------------------------------------
