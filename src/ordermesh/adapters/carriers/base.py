@@ -195,7 +195,7 @@ class CarrierAdapter(Protocol):
 
 AdapterFactory = Callable[[CarrierConfig, Http], CarrierAdapter]
 _REGISTRY: dict[str, AdapterFactory] = {}
-ADAPTER_MODULES: tuple[str, ...] = ()  # filled in as adapters land
+ADAPTER_MODULES: tuple[str, ...] = ("shiprocket", "delhivery", "rate_card")
 
 
 def register(kind: str) -> Callable[[AdapterFactory], AdapterFactory]:
