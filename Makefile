@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench lint chromium clean
+.PHONY: run test bench lint chromium zbar clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,20 @@ chromium:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 
+# Debian's zbarimg decodes the barcodes the document tests render; DejaVu Sans has the ₹ sign.
+zbar:
+	@if [ ! -x /usr/bin/zbarimg ] || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then \
+		echo "installing Debian's zbar-tools and fonts-dejavu-core for the document tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq zbar-tools fonts-dejavu-core >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq zbar-tools fonts-dejavu-core >/dev/null; fi; \
+	fi
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev chromium lint
+test: $(VENV)/.installed-dev chromium zbar lint
 	$(BIN)/pytest
 
 # Reservations, hot SKU and ledger check; then the new-order pipeline and order lists; then orders
