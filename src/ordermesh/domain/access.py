@@ -28,6 +28,9 @@ class Permission(StrEnum):
     CHANNELS_WRITE = "channels:write"
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
+    SHIPPING_READ = "shipping:read"
+    SHIPPING_WRITE = "shipping:write"  # pick, pack, book, manifest, act on NDRs
+    CARRIERS_WRITE = "carriers:write"  # carrier accounts and their credentials
     CUSTOMERS_READ = "customers:read"
     CUSTOMER_CONTACTS = "customers:contacts"  # see phone numbers and emails unmasked
     CUSTOMERS_ERASE = "customers:erase"  # anonymise a person on request (DPDP Act)
@@ -43,6 +46,7 @@ _READ = {
     Permission.CHANNELS_READ,
     Permission.ORDERS_READ,
     Permission.CUSTOMERS_READ,
+    Permission.SHIPPING_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -57,11 +61,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.CHANNELS_WRITE,
             Permission.ORDERS_WRITE,
+            Permission.SHIPPING_WRITE,
+            Permission.CARRIERS_WRITE,
             Permission.CUSTOMER_CONTACTS,
             Permission.SETTINGS_WRITE,
         }
     ),
-    Role.WAREHOUSE: frozenset(_READ | {Permission.INVENTORY_WRITE}),
+    Role.WAREHOUSE: frozenset(_READ | {Permission.INVENTORY_WRITE, Permission.SHIPPING_WRITE}),
     Role.FINANCE: frozenset(_READ | {Permission.AUDIT_READ, Permission.CUSTOMER_CONTACTS}),
     Role.SUPPORT: frozenset(_READ | {Permission.ORDERS_WRITE, Permission.CUSTOMER_CONTACTS}),
     Role.VIEWER: frozenset(_READ),

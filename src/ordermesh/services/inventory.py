@@ -223,7 +223,20 @@ def release_stock(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str
 def release_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
     """:func:`release_stock` inside the caller's transaction, without committing."""
     require(uow.actor, Permission.INVENTORY_RESERVE)
-    changes = _expand(uow, lines, MovementKind.RELEASE, reference)
+    return _from_reserved(uow, lines, MovementKind.RELEASE, reference, "release")
+
+
+def ship_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, reference: str) -> list[Applied]:
+    """Units promised to ``reference`` leave the building (the carrier picked them up): on hand
+    and reserved both fall, never by more than the reference holds. In the caller's transaction."""
+    require(uow.actor, Permission.INVENTORY_RESERVE)
+    return _from_reserved(uow, lines, MovementKind.SHIPMENT, reference, "ship")
+
+
+def _from_reserved(
+    uow: UnitOfWork, lines: Sequence[StockLine], kind: MovementKind, reference: str, verb: str
+) -> list[Applied]:
+    changes = _expand(uow, lines, kind, reference)
     # Lock the balances (in key order) before reading what the reference holds, so two releases
     # of one reference at once cannot both see it still holding the units.
     for c in sorted(changes, key=_key):
@@ -235,7 +248,7 @@ def release_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, refer
         if held.get(_key(c), 0) < c.quantity:
             raise Conflict(
                 f"reference '{reference}' holds {held.get(_key(c), 0)} of '{c.sku}' at "
-                f"'{c.location}', fewer than the {c.quantity} to release",
+                f"'{c.location}', fewer than the {c.quantity} to {verb}",
                 field="lines",
             )
     return _apply(uow, changes, create_rows=False)

@@ -1,0 +1,426 @@
+"""Tenant-scoped storage of shipping: carrier accounts, shipments, scans, invoices, manifests, documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ordermesh.adapters.db import tables as t
+
+CARRIERS = t.Carrier.__table__
+SHIPMENTS = t.Shipment.__table__
+SLINES = t.ShipmentLine.__table__
+SEVENTS = t.ShipmentEvent.__table__
+COUNTERS = t.InvoiceCounter.__table__
+INVOICES = t.Invoice.__table__
+MANIFESTS = t.Manifest.__table__
+DOCUMENTS = t.Document.__table__
+LOCATIONS = t.Location.__table__
+SKUS = t.Sku.__table__
+LINES = t.OrderLine.__table__
+ORDERS = t.Order.__table__
+
+
+@dataclass(frozen=True)
+class CarrierRow:
+    id: int
+    code: str
+    kind: str
+    name: str
+    base_url: str | None
+    credentials: str | None
+    settings: dict[str, Any]
+    active: bool
+
+
+def _carrier(r: Any) -> CarrierRow:
+    return CarrierRow(r.id, r.code, r.kind, r.name, r.base_url, r.credentials, dict(r.settings or {}), r.active)
+
+
+class ShippingRepository:
+    def __init__(self, conn: Connection, tenant_id: int):
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.dialect = conn.dialect.name
+
+    # -- carriers ---------------------------------------------------------------------------
+
+    def add_carrier(self, values: dict[str, Any], now: datetime) -> int:
+        return int(
+            self.conn.execute(
+                insert(CARRIERS)
+                .values(tenant_id=self.tenant_id, created_at=now, updated_at=now, **values)
+                .returning(CARRIERS.c.id)
+            ).scalar_one()
+        )
+
+    def update_carrier(self, carrier_id: int, values: dict[str, Any], now: datetime) -> None:
+        self.conn.execute(
+            update(CARRIERS)
+            .where(CARRIERS.c.tenant_id == self.tenant_id, CARRIERS.c.id == carrier_id)
+            .values(updated_at=now, **values)
+        )
+
+    def carrier(self, code: str) -> CarrierRow | None:
+        row = self.conn.execute(
+            select(CARRIERS).where(CARRIERS.c.tenant_id == self.tenant_id, CARRIERS.c.code == code)
+        ).first()
+        return _carrier(row) if row else None
+
+    def carrier_by_id(self, carrier_id: int) -> CarrierRow | None:
+        row = self.conn.execute(
+            select(CARRIERS).where(CARRIERS.c.tenant_id == self.tenant_id, CARRIERS.c.id == carrier_id)
+        ).first()
+        return _carrier(row) if row else None
+
+    def carriers(self) -> list[CarrierRow]:
+        rows = self.conn.execute(
+            select(CARRIERS).where(CARRIERS.c.tenant_id == self.tenant_id).order_by(CARRIERS.c.code)
+        )
+        return [_carrier(r) for r in rows]
+
+    # -- shipments --------------------------------------------------------------------------
+
+    def add_shipment(self, values: dict[str, Any], lines: Sequence[dict[str, Any]]) -> int:
+        shipment_id = int(
+            self.conn.execute(
+                insert(SHIPMENTS).values(tenant_id=self.tenant_id, **values).returning(SHIPMENTS.c.id)
+            ).scalar_one()
+        )
+        self.conn.execute(
+            insert(SLINES), [{"tenant_id": self.tenant_id, "shipment_id": shipment_id, **line} for line in lines]
+        )
+        return shipment_id
+
+    def shipment(self, shipment_id: int, *, for_update: bool = False) -> Any:
+        q = select(SHIPMENTS).where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.id == shipment_id)
+        if for_update:
+            q = q.with_for_update()
+        return self.conn.execute(q).first()
+
+    def by_awb(self, carrier_id: int, awb: str, *, for_update: bool = False) -> Any:
+        q = select(SHIPMENTS).where(
+            SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.carrier_id == carrier_id, SHIPMENTS.c.awb == awb
+        )
+        if for_update:
+            q = q.with_for_update()
+        return self.conn.execute(q).first()
+
+    def by_token(self, token: str) -> Any:
+        return self.conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_token == token)).first()
+
+    def lines(self, shipment_id: int) -> list[Any]:
+        """The shipment's lines with their SKU code, barcodes, name, HSN and the order line's prices."""
+        return list(
+            self.conn.execute(
+                select(
+                    SLINES,
+                    SKUS.c.code.label("sku"),
+                    SKUS.c.name.label("name"),
+                    SKUS.c.barcodes.label("barcodes"),
+                    SKUS.c.hsn.label("hsn"),
+                    SKUS.c.gst_rate.label("gst_rate"),
+                    LINES.c.line_no,
+                    LINES.c.unit_price,
+                    LINES.c.discount,
+                    LINES.c.quantity.label("line_quantity"),
+                )
+                .join(SKUS, SKUS.c.id == SLINES.c.sku_id)
+                .join(LINES, LINES.c.id == SLINES.c.order_line_id)
+                .where(SLINES.c.tenant_id == self.tenant_id, SLINES.c.shipment_id == shipment_id)
+                .order_by(SLINES.c.id)
+            )
+        )
+
+    def set_packed(self, line_id: int, packed: int) -> None:
+        self.conn.execute(
+            update(SLINES).where(SLINES.c.tenant_id == self.tenant_id, SLINES.c.id == line_id).values(packed=packed)
+        )
+
+    def update(self, shipment_id: int, **values: Any) -> None:
+        self.conn.execute(
+            update(SHIPMENTS)
+            .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.id == shipment_id)
+            .values(**values)
+        )
+
+    def for_order(self, order_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(SHIPMENTS)
+                .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.order_id == order_id)
+                .order_by(SHIPMENTS.c.id)
+            )
+        )
+
+    def units_in_shipments(self, order_id: int) -> dict[tuple[int, int], int]:
+        """(order line id, location id) -> units already in a shipment that is not cancelled."""
+        rows = self.conn.execute(
+            select(SLINES.c.order_line_id, SHIPMENTS.c.location_id, func.sum(SLINES.c.quantity))
+            .join(SHIPMENTS, SHIPMENTS.c.id == SLINES.c.shipment_id)
+            .where(
+                SLINES.c.tenant_id == self.tenant_id,
+                SHIPMENTS.c.order_id == order_id,
+                SHIPMENTS.c.status != "cancelled",
+            )
+            .group_by(SLINES.c.order_line_id, SHIPMENTS.c.location_id)
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def page(
+        self,
+        *,
+        status: str | None = None,
+        location_id: int | None = None,
+        carrier_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Any]:
+        q = (
+            select(SHIPMENTS)
+            .where(SHIPMENTS.c.tenant_id == self.tenant_id)
+            .order_by(SHIPMENTS.c.id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            q = q.where(SHIPMENTS.c.status == status)
+        if location_id is not None:
+            q = q.where(SHIPMENTS.c.location_id == location_id)
+        if carrier_id is not None:
+            q = q.where(SHIPMENTS.c.carrier_id == carrier_id)
+        if before_id is not None:
+            q = q.where(SHIPMENTS.c.id < before_id)
+        return list(self.conn.execute(q))
+
+    def ready_for_manifest(self, carrier_id: int, location_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(SHIPMENTS)
+                .where(
+                    SHIPMENTS.c.tenant_id == self.tenant_id,
+                    SHIPMENTS.c.carrier_id == carrier_id,
+                    SHIPMENTS.c.location_id == location_id,
+                    SHIPMENTS.c.status == "ready_to_ship",
+                    SHIPMENTS.c.manifest_id.is_(None),
+                )
+                .order_by(SHIPMENTS.c.id)
+                .with_for_update()
+            )
+        )
+
+    def moving(self, carrier_id: int, limit: int = 500) -> list[Any]:
+        """Shipments a carrier still has (for polling its tracking)."""
+        return list(
+            self.conn.execute(
+                select(SHIPMENTS.c.id, SHIPMENTS.c.awb)
+                .where(
+                    SHIPMENTS.c.tenant_id == self.tenant_id,
+                    SHIPMENTS.c.carrier_id == carrier_id,
+                    SHIPMENTS.c.awb.is_not(None),
+                    SHIPMENTS.c.status.in_(
+                        (
+                            "ready_to_ship",
+                            "manifested",
+                            "picked_up",
+                            "in_transit",
+                            "out_for_delivery",
+                            "ndr",
+                            "rto_initiated",
+                            "rto_in_transit",
+                        )
+                    ),
+                )
+                .order_by(SHIPMENTS.c.id)
+                .limit(limit)
+            )
+        )
+
+    # -- tracking events --------------------------------------------------------------------
+
+    def add_event(self, shipment_id: int, values: dict[str, Any]) -> bool:
+        """Keep a scan; False when this scan was recorded before (carriers resend them)."""
+        ins = pg_insert(SEVENTS) if self.dialect == "postgresql" else sqlite_insert(SEVENTS)
+        stmt = (
+            ins.values(tenant_id=self.tenant_id, shipment_id=shipment_id, **values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "shipment_id", "dedupe_key"])
+            .returning(SEVENTS.c.id)
+        )
+        return self.conn.execute(stmt).scalar() is not None
+
+    def events(self, shipment_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(SEVENTS)
+                .where(SEVENTS.c.tenant_id == self.tenant_id, SEVENTS.c.shipment_id == shipment_id)
+                .order_by(SEVENTS.c.at, SEVENTS.c.id)
+            )
+        )
+
+    def transit_history(self) -> list[Any]:
+        """Delivered shipments: carrier, origin pincode, destination pincode, picked up, delivered."""
+        return list(
+            self.conn.execute(
+                select(
+                    CARRIERS.c.code.label("carrier"),
+                    LOCATIONS.c.pincode.label("origin"),
+                    ORDERS.c.ship_pincode.label("destination"),
+                    SHIPMENTS.c.picked_up_at,
+                    SHIPMENTS.c.delivered_at,
+                    SHIPMENTS.c.estimated_delivery,
+                )
+                .join(CARRIERS, CARRIERS.c.id == SHIPMENTS.c.carrier_id)
+                .join(LOCATIONS, LOCATIONS.c.id == SHIPMENTS.c.location_id)
+                .join(ORDERS, ORDERS.c.id == SHIPMENTS.c.order_id)
+                .where(
+                    SHIPMENTS.c.tenant_id == self.tenant_id,
+                    SHIPMENTS.c.status == "delivered",
+                    SHIPMENTS.c.picked_up_at.is_not(None),
+                )
+                .order_by(SHIPMENTS.c.delivered_at.desc())
+                .limit(20_000)
+            )
+        )
+
+    def outcomes(self) -> list[Any]:
+        """Finished shipments for lane statistics: carrier, origin pincode, destination pincode, status."""
+        return list(
+            self.conn.execute(
+                select(
+                    CARRIERS.c.code.label("carrier"),
+                    LOCATIONS.c.pincode.label("origin"),
+                    ORDERS.c.ship_pincode.label("destination"),
+                    SHIPMENTS.c.status,
+                )
+                .join(CARRIERS, CARRIERS.c.id == SHIPMENTS.c.carrier_id)
+                .join(LOCATIONS, LOCATIONS.c.id == SHIPMENTS.c.location_id)
+                .join(ORDERS, ORDERS.c.id == SHIPMENTS.c.order_id)
+                .where(
+                    SHIPMENTS.c.tenant_id == self.tenant_id,
+                    SHIPMENTS.c.status.in_(("delivered", "rto_delivered", "lost")),
+                )
+                .limit(50_000)
+            )
+        )
+
+    # -- invoices ---------------------------------------------------------------------------
+
+    def next_invoice_number(self, gstin: str, financial_year: str) -> int:
+        """The next number of the series, taken in the caller's transaction: the counter row is
+        locked by the UPDATE until commit, so numbers are gap-free and never repeat."""
+        ins = pg_insert(COUNTERS) if self.dialect == "postgresql" else sqlite_insert(COUNTERS)
+        self.conn.execute(
+            ins.values(
+                tenant_id=self.tenant_id, gstin=gstin, financial_year=financial_year, last_number=0
+            ).on_conflict_do_nothing(index_elements=["tenant_id", "gstin", "financial_year"])
+        )
+        return int(
+            self.conn.execute(
+                update(COUNTERS)
+                .where(
+                    COUNTERS.c.tenant_id == self.tenant_id,
+                    COUNTERS.c.gstin == gstin,
+                    COUNTERS.c.financial_year == financial_year,
+                )
+                .values(last_number=COUNTERS.c.last_number + 1)
+                .returning(COUNTERS.c.last_number)
+            ).scalar_one()
+        )
+
+    def add_invoice(self, values: dict[str, Any]) -> int:
+        return int(
+            self.conn.execute(
+                insert(INVOICES).values(tenant_id=self.tenant_id, **values).returning(INVOICES.c.id)
+            ).scalar_one()
+        )
+
+    def invoice_for(self, shipment_id: int) -> Any:
+        return self.conn.execute(
+            select(INVOICES).where(INVOICES.c.tenant_id == self.tenant_id, INVOICES.c.shipment_id == shipment_id)
+        ).first()
+
+    def invoice_numbers(self, gstin: str, financial_year: str) -> list[int]:
+        rows = self.conn.execute(
+            select(INVOICES.c.sequence)
+            .where(
+                INVOICES.c.tenant_id == self.tenant_id,
+                INVOICES.c.gstin == gstin,
+                INVOICES.c.financial_year == financial_year,
+            )
+            .order_by(INVOICES.c.sequence)
+        )
+        return [r[0] for r in rows]
+
+    # -- manifests --------------------------------------------------------------------------
+
+    def add_manifest(self, values: dict[str, Any]) -> int:
+        return int(
+            self.conn.execute(
+                insert(MANIFESTS).values(tenant_id=self.tenant_id, **values).returning(MANIFESTS.c.id)
+            ).scalar_one()
+        )
+
+    def manifest(self, manifest_id: int) -> Any:
+        return self.conn.execute(
+            select(MANIFESTS).where(MANIFESTS.c.tenant_id == self.tenant_id, MANIFESTS.c.id == manifest_id)
+        ).first()
+
+    def update_manifest(self, manifest_id: int, **values: Any) -> None:
+        self.conn.execute(
+            update(MANIFESTS)
+            .where(MANIFESTS.c.tenant_id == self.tenant_id, MANIFESTS.c.id == manifest_id)
+            .values(**values)
+        )
+
+    def manifest_shipments(self, manifest_id: int) -> list[Any]:
+        return list(
+            self.conn.execute(
+                select(SHIPMENTS)
+                .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.manifest_id == manifest_id)
+                .order_by(SHIPMENTS.c.id)
+            )
+        )
+
+    def missed_pickups(self, now: datetime) -> list[Any]:
+        """Shipments handed over on a manifest whose carrier cut-off has passed with no pickup scan."""
+        return list(
+            self.conn.execute(
+                select(SHIPMENTS.c.id, SHIPMENTS.c.awb, MANIFESTS.c.id.label("manifest_id"), MANIFESTS.c.cutoff_at)
+                .join(MANIFESTS, MANIFESTS.c.id == SHIPMENTS.c.manifest_id)
+                .where(
+                    SHIPMENTS.c.tenant_id == self.tenant_id,
+                    SHIPMENTS.c.status == "manifested",
+                    MANIFESTS.c.cutoff_at.is_not(None),
+                    MANIFESTS.c.cutoff_at < now,
+                )
+            )
+        )
+
+    # -- documents --------------------------------------------------------------------------
+
+    def put_document(self, kind: str, owner_id: int, content: bytes, now: datetime) -> None:
+        ins = pg_insert(DOCUMENTS) if self.dialect == "postgresql" else sqlite_insert(DOCUMENTS)
+        self.conn.execute(
+            ins.values(
+                tenant_id=self.tenant_id, kind=kind, owner_id=owner_id, content=content, created_at=now
+            ).on_conflict_do_update(
+                index_elements=["tenant_id", "kind", "owner_id"], set_={"content": content, "created_at": now}
+            )
+        )
+
+    def document(self, kind: str, owner_id: int) -> bytes | None:
+        row = self.conn.execute(
+            select(DOCUMENTS.c.content).where(
+                and_(
+                    DOCUMENTS.c.tenant_id == self.tenant_id,
+                    DOCUMENTS.c.kind == kind,
+                    DOCUMENTS.c.owner_id == owner_id,
+                )
+            )
+        ).first()
+        return bytes(row[0]) if row else None
