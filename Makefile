@@ -53,7 +53,8 @@ test: $(VENV)/.installed-dev chromium zbar lint
 	$(BIN)/pytest
 
 # Reservations, hot SKU and ledger check; then the new-order pipeline and order lists; then orders
-# over HTTP; then channel sync (webhook intake, stock-to-channel latency, coalescing, oversell). Each prints its figures beside the raw-SQL baseline of the same run (docs/benchmarks.md).
+# over HTTP; then channel sync (webhook intake, stock-to-channel latency, coalescing, oversell).
+# Each prints its figures beside the raw-SQL baseline of the same run (docs/benchmarks.md).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/orders_bench.py
