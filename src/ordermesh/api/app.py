@@ -24,6 +24,7 @@ from ordermesh.api.routers import (
     orders,
     platform,
     routing,
+    shipping,
     skus,
 )
 from ordermesh.bootstrap import Container, bootstrap
@@ -86,6 +87,9 @@ def create_app(
         customers.router,
         routing.router,
         platform.router,
+        shipping.router,
+        shipping.webhooks,
+        shipping.public,
         health.router,
     ):
         app.include_router(router)

@@ -1265,3 +1265,139 @@ def estimate_accuracy(uow: UnitOfWork) -> list[dict[str, Any]]:
         if r.estimated_delivery is not None
     ]
     return [a.as_dict() for a in de.accuracy_report(rows)]
+
+
+# -- carrier credentials and the worker's NDR decisions ---------------------------------------
+
+
+def set_carrier_credentials(uow: UnitOfWork, code: str, credentials: Mapping[str, Any], seal: Any) -> None:
+    """Seal and keep a carrier account's secrets, replacing the ones kept before (none: removed).
+    Which keys were set is audited; the values never are."""
+    require(uow.actor, Permission.CARRIERS_WRITE)
+    row = _carrier_or_404(uow, code)
+    errors = Collector()
+    for key, value in credentials.items():
+        if not isinstance(key, str) or not key.strip():
+            errors.add("credentials", "every secret needs a name")
+        elif not isinstance(value, str) or not value:
+            errors.add(f"credentials.{key}", "must be a non-empty string")
+    errors.raise_if_any()
+    sealed = seal({k: str(v) for k, v in credentials.items()}) if credentials else None
+    repo(uow).update_carrier(row.id, {"credentials": sealed}, uow.now)
+    uow.audit("carrier.credentials_set", "carrier", code, after={"keys": sorted(credentials)})
+    uow.commit()
+
+
+def send_ndr_decision(sync: Sync, shipment_id: int, action: str) -> bool:
+    """Send a decision taken automatically on a failed delivery (the ``shipment.ndr_action`` event
+    of the NDR policy) to the carrier. Idempotent: a shipment no longer waiting on an NDR, or whose
+    decision for this attempt was sent already, is left alone (False). Raises when the carrier did
+    not take it, so the worker tries again later."""
+    if action not in ("reattempt", "rto"):
+        raise ValidationFailed("an automatic NDR decision is reattempt or rto", field="action")
+    with sync.unit(write=False) as uow:
+        row = repo(uow).shipment(shipment_id)
+        if row is None:
+            raise NotFound(f"shipment {shipment_id} not found", field="shipment")
+        if row.status != ShipmentStatus.NDR.value or not row.awb or row.carrier_id is None:
+            return False
+        for e in uow.orders.events(row.order_id):  # sent before (the event retried after the call)?
+            data = e.data or {}
+            if (e.kind, data.get("automatic"), data.get("shipment_id"), data.get("action"), data.get("attempt")) == (
+                "shipment.ndr_action",
+                True,
+                row.id,
+                action,
+                row.ndr_attempts,
+            ):
+                return False
+        carrier = repo(uow).carrier_by_id(row.carrier_id)
+        assert carrier is not None
+    sync.connections.carrier(carrier).ndr_action(cb.NdrAction(row.awb, action))
+    with sync.unit() as uow:
+        _note(
+            uow,
+            row.order_id,
+            "shipment.ndr_action",
+            f"NDR on {shipment_number(shipment_id)}: {action.replace('_', ' ')} sent to {carrier.code} "
+            f"after attempt {row.ndr_attempts}",
+            {"shipment_id": shipment_id, "action": action, "automatic": True, "attempt": row.ndr_attempts},
+        )
+        uow.audit(
+            "shipment.ndr_action",
+            "shipment",
+            str(shipment_id),
+            after={"action": action, "automatic": True, "attempt": row.ndr_attempts},
+        )
+        uow.commit()
+    return True
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+SHIPPING_KEYS = ("pickup_names", "boxes", "volumetric_divisor", "carrier_choice", "ndr")
+INVOICE_KEYS = ("prefix", "width", "short_year", "eway_bill_threshold")
+
+
+def get_settings(uow: UnitOfWork, section: str) -> dict[str, Any]:
+    require(uow.actor, Permission.SHIPPING_READ)
+    return dict(uow.tenant_settings().get(_section(section)) or {})
+
+
+def set_settings(uow: UnitOfWork, section: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace the tenant's shipping or invoice settings, every field checked and named; the old
+    and new settings are kept in the audit trail."""
+    from ordermesh.domain.shipping import box_presets_from_list
+
+    require(uow.actor, Permission.SETTINGS_WRITE)
+    name = _section(section)
+    errors = Collector()
+    known = SHIPPING_KEYS if name == "shipping" else INVOICE_KEYS
+    for key in sorted(set(raw) - set(known)):
+        errors.add(f"{name}.{key}", f"unknown setting; use {', '.join(known)}")
+    if name == "shipping":
+        names = raw.get("pickup_names", {})
+        if not isinstance(names, Mapping) or not all(isinstance(v, str) and v for v in names.values()):
+            errors.add("shipping.pickup_names", "must map location codes to the names carriers know them by")
+        if "boxes" in raw:
+            try:
+                box_presets_from_list(raw["boxes"], "shipping.boxes")
+            except ValidationFailed as e:
+                for fe in e.errors:
+                    errors.add(fe.field, fe.message)
+        divisor = raw.get("volumetric_divisor", 5000)
+        if isinstance(divisor, bool) or not isinstance(divisor, int) or not 1000 <= divisor <= 10000:
+            errors.add("shipping.volumetric_divisor", "must be a whole number from 1000 to 10000 (usually 5000)")
+        cc.ChoiceRules.from_dict(raw.get("carrier_choice") or {}, errors, "shipping.carrier_choice")
+        ndr_rules.NdrPolicy.from_dict(raw.get("ndr") or {}, errors, "shipping.ndr")
+    else:
+        try:
+            series = gst.InvoiceSeries(
+                prefix=str(raw.get("prefix", "INV")),
+                width=int(raw.get("width", 6)),
+                short_year=bool(raw.get("short_year", True)),
+            )
+            if problem := series.problem():
+                errors.add("invoices", problem)
+        except (ValueError, TypeError) as e:
+            errors.add("invoices.prefix", str(e))
+        try:
+            if Decimal(str(raw.get("eway_bill_threshold", "50000"))) <= 0:
+                errors.add("invoices.eway_bill_threshold", "must be a positive amount")
+        except ArithmeticError:
+            errors.add("invoices.eway_bill_threshold", "must be an amount in rupees")
+    errors.raise_if_any()
+    assert uow.tenant_id is not None
+    settings = dict(uow.tenant_settings())
+    before = settings.get(name) or {}
+    settings[name] = dict(raw)
+    uow.tenants.set_settings(uow.tenant_id, settings)
+    uow.audit(f"settings.{name}_changed", "settings", name, before=before, after=dict(raw))
+    uow.commit()
+    return dict(raw)
+
+
+def _section(section: str) -> str:
+    if section not in ("shipping", "invoices"):
+        raise NotFound(f"no settings section '{section}'", field="section")
+    return section

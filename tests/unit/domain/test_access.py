@@ -7,7 +7,15 @@ import pytest
 from ordermesh.domain.access import ROLE_PERMISSIONS, SYSTEM, Actor, Permission, Role
 
 P = Permission
-READS = {P.CATALOG_READ, P.LOCATIONS_READ, P.INVENTORY_READ, P.CHANNELS_READ, P.ORDERS_READ, P.CUSTOMERS_READ}
+READS = {
+    P.CATALOG_READ,
+    P.LOCATIONS_READ,
+    P.INVENTORY_READ,
+    P.CHANNELS_READ,
+    P.ORDERS_READ,
+    P.CUSTOMERS_READ,
+    P.SHIPPING_READ,
+}
 
 
 def actor(role: Role, locations: frozenset[str] | None = None) -> Actor:
@@ -34,6 +42,8 @@ def test_ops_can_do_everything_but_manage_users_and_erase_customers() -> None:
 def test_warehouse_moves_stock_but_does_not_promise_it() -> None:
     warehouse = actor(Role.WAREHOUSE)
     assert warehouse.can(P.INVENTORY_WRITE)
+    assert warehouse.can(P.SHIPPING_WRITE)  # picks, packs, books and hands over
+    assert not warehouse.can(P.CARRIERS_WRITE)
     assert not warehouse.can(P.INVENTORY_RESERVE)
     assert not warehouse.can(P.CATALOG_WRITE)
     assert not warehouse.can(P.AUDIT_READ)
