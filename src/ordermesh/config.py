@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     inventory_push_seconds: float = Field(
         1.0, description="At most how often the worker pushes changed stock to channels (changes in between coalesce)"
     )
+    tracking_poll_minutes: float = Field(
+        30.0, description="How often the worker asks carriers without tracking webhooks for their shipments' scans"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     pool_size: int = Field(10, description="PostgreSQL connections per process")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from typer.core import TyperGroup
 
 from ordermesh import __version__
-from ordermesh.cli import catalog, channels, db, demo, inventory, orders, platform, routing, serve
+from ordermesh.cli import catalog, channels, db, demo, inventory, orders, platform, routing, serve, shipping
 from ordermesh.cli.common import begin, display_url, report, state
 from ordermesh.domain.errors import DomainError
 
@@ -105,6 +105,8 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(orders.app, name="orders")
 app.add_typer(channels.app, name="channels")
 app.add_typer(routing.app, name="routing")
+app.add_typer(shipping.carriers_app, name="carriers")
+app.add_typer(shipping.app, name="shipping")
 app.add_typer(demo.app, name="demo")
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ordermesh.config import Settings
 from ordermesh.web.frame import NOT_FOUND_DETAIL, STATIC_DIR, error_page, wants_html
-from ordermesh.web.pages import auth, catalog, channels, inventory, locations, orders
+from ordermesh.web.pages import auth, catalog, channels, inventory, locations, orders, shipping
 from ordermesh.web.session import WebSessionMiddleware
 
 __all__ = ["install_web"]
@@ -21,7 +21,7 @@ __all__ = ["install_web"]
 def install_web(app: FastAPI, settings: Settings) -> None:
     """Call after the API's exception handlers are installed: unmatched browser requests get an
     HTML page, everything else keeps the API's problem+json answer."""
-    routers = [module.router for module in (auth, inventory, catalog, locations, orders, channels)]
+    routers = [module.router for module in (auth, inventory, catalog, locations, orders, channels, shipping)]
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

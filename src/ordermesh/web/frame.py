@@ -63,6 +63,7 @@ SECTIONS: list[Section] = [
     Section("locations", "Locations", "/locations", Permission.LOCATIONS_READ),
     Section("orders", "Orders", "/orders", Permission.ORDERS_READ),
     Section("channels", "Channels", "/channels", Permission.CHANNELS_READ),
+    Section("shipping", "Shipping", "/shipping", Permission.SHIPPING_READ),
 ]
 
 

@@ -73,6 +73,14 @@ def process_inbox_item(container: Container, tenant_id: int, payload: dict[str, 
     process_item(sync_of(container, tenant_id), int(payload["item_id"]), wait_if_busy=True)
 
 
+def ndr_decision_to_carrier(container: Container, tenant_id: int, payload: dict[str, Any]) -> None:
+    """Send the NDR policy's automatic decision (return to origin) to the shipment's carrier."""
+    from ordermesh.services.shipping import send_ndr_decision
+
+    if payload.get("automatic"):  # a person's decision is sent as they take it
+        send_ndr_decision(sync_of(container, tenant_id), int(payload["shipment_id"]), str(payload["action"]))
+
+
 def sync_of(container: Container, tenant_id: int, *, single_try: bool = True) -> Any:
     from datetime import timedelta
 
@@ -93,4 +101,5 @@ EVENT_HANDLERS: dict[str, list[Handler]] = {
 CALLING_HANDLERS: dict[str, list[CallingHandler]] = {
     "order.status_changed": [order_status_to_channel],
     "channel.inbox_received": [process_inbox_item],
+    "shipment.ndr_action": [ndr_decision_to_carrier],
 }

@@ -3,6 +3,7 @@ moving its last-run time forward in one guarded UPDATE, which only one worker ca
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +16,8 @@ from ordermesh.services.sla import check_sla
 
 if TYPE_CHECKING:
     from ordermesh.bootstrap import Container
+
+log = logging.getLogger("ordermesh.worker")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,28 @@ def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
     return run
 
 
+def _poll_tracking(container: Container, tenant_id: int) -> None:
+    """Ask every active carrier account with a tracking API (not the rate-card fleet, whose scans
+    people enter) for its moving shipments' scans. One carrier's failure does not stop the others."""
+    from ordermesh.services import shipping
+    from ordermesh.worker.handlers import sync_of
+
+    sync = sync_of(container, tenant_id, single_try=False)  # its own thread: it may wait out throttling
+    with container.uow(tenant_id=tenant_id, write=False) as uow:
+        codes = [c.code for c in shipping.repo(uow).carriers() if c.active and c.kind != "rate_card"]
+    for code in codes:
+        try:
+            shipping.poll_tracking(sync, code)
+        except Exception:
+            log.exception("tracking poll of carrier %s failed for tenant %s", code, tenant_id)
+
+
+def _missed_pickups(uow: UnitOfWork) -> object:
+    from ordermesh.services.shipping import check_missed_pickups
+
+    return check_missed_pickups(uow)
+
+
 def jobs_for(settings: Settings) -> tuple[Job, ...]:
     return (
         Job("sla_check", timedelta(minutes=1), lambda uow: check_sla(uow)),
@@ -69,6 +94,8 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
             run_calling=_each_connected_channel("push"),
         ),
         Job("inventory_reconcile", timedelta(days=1), run_calling=_each_connected_channel("reconcile")),
+        Job("tracking_poll", timedelta(minutes=settings.tracking_poll_minutes), run_calling=_poll_tracking),
+        Job("missed_pickups", timedelta(minutes=15), _missed_pickups),
     )
 
 

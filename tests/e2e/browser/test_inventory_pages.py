@@ -33,7 +33,9 @@ def test_a_user_signs_in_and_sees_the_frame_for_their_role(page: Page, shop: Sho
     expect(page.get_by_test_id("user-role")).to_have_text("ops")
     expect(page.get_by_text(shop.code)).to_be_visible()
     nav = page.get_by_role("navigation", name="Sections")
-    expect(nav.get_by_role("link")).to_have_text(["Inventory", "Catalog", "Locations", "Orders", "Channels"])
+    expect(nav.get_by_role("link")).to_have_text(
+        ["Inventory", "Catalog", "Locations", "Orders", "Channels", "Shipping"]
+    )
     expect(nav.get_by_role("link", name="Inventory")).to_have_attribute("aria-current", "page")
 
 
