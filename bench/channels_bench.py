@@ -84,6 +84,7 @@ from common import (  # noqa: E402
 from http_bench import free_port, start_server, stop_server  # noqa: E402
 from ordermesh.adapters.db import tables as t  # noqa: E402
 from ordermesh.bootstrap import Container  # noqa: E402
+from ordermesh.config import Settings  # noqa: E402
 from orders_bench import ADMIN, WARMUP, _ids, order_counts, phone_for, raw_factory, table  # noqa: E402
 
 PARTS = ("intake", "latency", "coalesce", "oversell")
@@ -92,7 +93,7 @@ CHANNEL = "shop"
 TARGET_INTAKE = 500.0  # orders/s
 TARGET_P50, TARGET_P99 = 1.0, 3.0  # seconds, stock change -> push
 TARGET_COALESCE = 10.0  # seconds for 10,000 listings
-DEFAULT_PUSH_SECONDS = 30.0  # Settings.inventory_push_seconds
+DEFAULT_PUSH_SECONDS = Settings().inventory_push_seconds  # what the worker uses when nothing is set
 VARIANT_BASE = 45_000_000_000_000  # listing (variant) id of SKU i: VARIANT_BASE + i
 
 
@@ -559,7 +560,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="API processes of ordermesh serve (intake)")
     ap.add_argument("--listings", type=int, default=1000, help="listings mapped in the latency part")
     ap.add_argument("--rate", type=float, default=5.0, help="stock changes per second in the latency part")
-    ap.add_argument("--push-intervals", default="default,1,1:0.2",
+    ap.add_argument("--push-intervals", default="default,0.5",
                     help="latency part: 'default' (nothing set) or PUSH[:POLL], setting ORDERMESH_INVENTORY_PUSH_SECONDS "
                          "(and ORDERMESH_WORKER_POLL_SECONDS)")  # fmt: skip
     ap.add_argument("--latency-seconds", type=float, default=None,
