@@ -53,13 +53,15 @@ test: $(VENV)/.installed-dev chromium zbar lint
 	$(BIN)/pytest
 
 # Reservations, hot SKU and ledger check; then the new-order pipeline and order lists; then orders
-# over HTTP; then channel sync (webhook intake, stock-to-channel latency, coalescing, oversell).
+# over HTTP; then channel sync (webhook intake, stock-to-channel latency, coalescing, oversell);
+# then shipping (labels, manifests, tracking webhooks, rate shopping).
 # Each prints its figures beside the raw-SQL baseline of the same run (docs/benchmarks.md).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/orders_bench.py
 	$(BIN)/python bench/http_bench.py
 	$(BIN)/python bench/channels_bench.py
+	$(BIN)/python bench/shipping_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
