@@ -596,9 +596,17 @@ def _request(uow: UnitOfWork, view: ShipmentView) -> tuple[cb.ShipmentRequest, A
     return request, order
 
 
-def book(sync: Sync, shipment_id: int, *, carrier: str | None = None) -> Booked:
+def book(sync: Sync, shipment_id: int, *, carrier: str | None = None, quote_timeout: float = 15.0) -> Booked:
     """Quote every eligible carrier (or only ``carrier``), choose by the tenant's rules, book it,
-    and make the label. The quotes and the reasons each lost are kept on the shipment."""
+    and make the label. The quotes and the reasons each lost are kept on the shipment.
+
+    The carriers are asked at the same time, one thread each, and the answers wait at most
+    ``quote_timeout`` seconds in all: a carrier that fails, gives no quote or has not answered by
+    then is named in the problems (said when no carrier can take the shipment), and the others
+    still compete."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import wait as wait_for
+
     with sync.unit(write=False) as uow:
         require(uow.actor, Permission.SHIPPING_WRITE)
         view = get_shipment(uow, shipment_id)
@@ -615,37 +623,64 @@ def book(sync: Sync, shipment_id: int, *, carrier: str | None = None) -> Booked:
             (r.carrier, _zone_key(r.origin), r.destination, r.status) for r in repo(uow).outcomes()
         )
         history = _history(uow)
-    quotes: list[cc.CarrierQuote] = []
-    by_key: dict[str, tuple[CarrierRow, cb.Quote]] = {}
+    origin, destination, parcel = request.pickup.address.pincode, request.to.pincode, request.parcel
+    cod, declared = request.payment == "cod", request.declared_value
+
+    def ask(adapter: Any) -> tuple[list[cb.Quote], str | None]:
+        """One carrier's quotes, or why it has none (in a thread of its own: no database here)."""
+        found = list(adapter.quote(origin, destination, parcel, cod=cod, declared_value=declared))
+        if found:
+            return found, None
+        rate = getattr(adapter, "rate", None)  # the rate card can say why its tariff cannot take it
+        if callable(rate):
+            try:
+                rate(origin, destination, parcel, cod_amount=declared if cod else Decimal(0))
+            except DomainError as e:
+                return [], e.detail
+        return [], f"no service from {origin} to {destination} for this parcel ({'COD' if cod else 'prepaid'})"
+
     problems: list[str] = []
+    asking: list[tuple[CarrierRow, Any]] = []
     for row in carriers:
-        try:
-            adapter = sync.connections.carrier(row)
-            found = adapter.quote(
-                request.pickup.address.pincode,
-                request.to.pincode,
-                request.parcel,
-                cod=request.payment == "cod",
-                declared_value=request.declared_value,
-            )
+        try:  # the adapters are made here: opening sealed credentials is not the threads' work
+            asking.append((row, sync.connections.carrier(row)))
         except (RemoteError, DomainError) as e:
             problems.append(f"{row.code}: {e}")
-            continue
-        for q in found:
-            estimate = _estimate(history, row.code, request, q.etd_days)
-            cq = cc.CarrierQuote(
-                row.code,
-                q.service,
-                q.service_name,
-                q.price,
-                q.cod_fee,
-                q.cod,
-                q.etd_days,
-                q.max_weight_g,
-                estimate.days if estimate.basis == "history" else None,
-            )
-            quotes.append(cq)
-            by_key[cq.key] = (row, q)
+    quotes: list[cc.CarrierQuote] = []
+    by_key: dict[str, tuple[CarrierRow, cb.Quote]] = {}
+    if asking:
+        pool = ThreadPoolExecutor(max_workers=len(asking), thread_name_prefix=f"quote-{shipment_id}")
+        try:
+            futures = [pool.submit(ask, adapter) for _, adapter in asking]
+            done = wait_for(futures, timeout=quote_timeout).done
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a carrier still talking is not waited for
+        for (row, _adapter), future in zip(asking, futures, strict=True):  # in the carriers' order
+            if future not in done:
+                problems.append(f"{row.code}: no answer within {quote_timeout:g} s")
+                continue
+            try:
+                found, why_none = future.result()
+            except (RemoteError, DomainError) as e:
+                problems.append(f"{row.code}: {e}")
+                continue
+            if why_none:
+                problems.append(f"{row.code}: {why_none}")
+            for q in found:
+                estimate = _estimate(history, row.code, request, q.etd_days)
+                cq = cc.CarrierQuote(
+                    row.code,
+                    q.service,
+                    q.service_name,
+                    q.price,
+                    q.cod_fee,
+                    q.cod,
+                    q.etd_days,
+                    q.max_weight_g,
+                    estimate.days if estimate.basis == "history" else None,
+                )
+                quotes.append(cq)
+                by_key[cq.key] = (row, q)
     facts = cc.ShipmentFacts(
         request.payment == "cod",
         Decimal(order.row.grand_total),
@@ -929,12 +964,30 @@ class TrackingResult:
 def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.TrackingEvent], source: str) -> TrackingResult:
     """Scans from a carrier: each kept once; a shipment moves only forward (a late scan of an
     earlier state is kept in its history, not applied). The order follows: picked-up units leave
-    stock and count as shipped, delivered ones as delivered."""
+    stock and count as shipped, delivered ones as delivered.
+
+    Scans of an AWB that is none of ours are kept and reported: one ``unknown_awb`` alert per
+    AWB (subject ``carrier:awb``, its events in the alert's data), and the AWB in ``unknown``."""
+    import json
+
     result = TrackingResult()
+    strangers: dict[str, list[dict[str, Any]]] = {}
     for ev in sorted(found, key=lambda e: e.at):
         row = repo(uow).by_awb(carrier_id, ev.awb, for_update=True)
         if row is None:
-            result.unknown.append(ev.awb)
+            if ev.awb not in strangers:
+                result.unknown.append(ev.awb)
+            strangers.setdefault(ev.awb, []).append(
+                {
+                    "at": ev.at.isoformat(),
+                    "status": ev.status.value,
+                    "carrier_status": ev.carrier_status,
+                    "location": ev.location,
+                    "detail": ev.detail,
+                    "ndr_reason": ev.ndr_reason.value if ev.ndr_reason else None,
+                    "raw": json.loads(json.dumps(dict(ev.raw), default=str)),
+                }
+            )
             continue
         key = f"{ev.carrier_status}|{ev.at.isoformat()}|{ev.status.value}"[:200]
         if not repo(uow).add_event(
@@ -960,6 +1013,19 @@ def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.Trackin
             continue
         _apply_status(uow, row, ev)
         result.changed += 1
+    if strangers:
+        carrier_row = repo(uow).carrier_by_id(carrier_id)
+        code = carrier_row.code if carrier_row else str(carrier_id)
+        for awb, kept in strangers.items():
+            last = kept[-1]
+            uow.alerts.open_one(
+                "unknown_awb",
+                f"{code}:{awb}"[:200],
+                f"{code} sent {len(kept)} tracking event(s) ({source}) for AWB {awb}, which is none of our "
+                f"shipments; the latest: {last['status']} ('{last['carrier_status']}') at {last['at']}"[:500],
+                {"carrier": code, "awb": awb, "source": source, "events": kept},
+                uow.now,
+            )
     return result
 
 
@@ -1078,7 +1144,8 @@ def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
 def receive_carrier_webhook(
     sync: Sync, tenant_code: str, carrier_code: str, headers: Mapping[str, str], body: bytes
 ) -> TrackingResult:
-    """A carrier's tracking push: authenticated with its token or signature, then recorded."""
+    """A carrier's tracking push: authenticated with its token or signature, then recorded. An AWB
+    that is none of ours is kept in an ``unknown_awb`` alert and named in ``unknown``."""
     from ordermesh.domain.errors import Unauthorized
 
     with sync.uow(tenant_id=None) as uow:

@@ -38,6 +38,9 @@ class Connections:
         """The same vault and HTTP client, but each call tried once: for outbox handlers, whose
         event is retried with back-off by the worker, so a channel that is down never holds up
         the other events while the handler sleeps between tries."""
+        with self._lock:  # the copy must share this client (closed with this one), not open its own
+            if self._client is None:
+                self._client = httpx.Client(timeout=Http.timeout)
         return replace(self, attempts=1)
 
     def close(self) -> None:
