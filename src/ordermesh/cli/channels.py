@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Generator, Mapping
 from contextlib import closing
 from datetime import datetime
@@ -27,6 +26,7 @@ from rich.table import Table
 from ordermesh.adapters.channels.base import ChannelError
 from ordermesh.adapters.channels.csv_report import Profile, ProfileError, load_profile, parse_report
 from ordermesh.cli.common import err, fail, out, report, state, tenant_uow
+from ordermesh.domain.channels import parse_setting_value
 from ordermesh.domain.errors import DomainError, ImportRejected, RowError
 from ordermesh.services import channel_sync as cs
 from ordermesh.services import channels
@@ -77,25 +77,9 @@ def _errors_out(errors: list[str]) -> None:
 
 # -- the channel records: list, create, set --------------------------------------------------------
 
-# A JSON number as written on a command line: 2, -1, 2.5, 1e3 (not 007 or 2024-10, which stay text).
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-
-
-def parse_value(text: str) -> Any:
-    """A setting's value as typed: numbers, true, false and null are JSON scalars; text starting
-    with { [ or " is JSON (an object such as carrier_codes, or "123" kept as text); anything else
-    is the text itself. ValueError when JSON-looking text is not JSON."""
-    stripped = text.strip()
-    if stripped in ("true", "false", "null") or stripped[:1] in ("{", "[", '"') or _NUMBER.fullmatch(stripped):
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            raise ValueError(f"{stripped!r} is not valid JSON") from None
-    return text
-
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:
-    """KEY=VALUE items of a repeated option, values parsed by :func:`parse_value`."""
+    """KEY=VALUE items of a repeated option, values read by :func:`parse_setting_value`."""
     found: dict[str, Any] = {}
     for item in items or []:
         key, sep, text = item.partition("=")
@@ -103,7 +87,7 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:
         if not key or not sep:
             fail(f"{option} {item!r}: expected KEY=VALUE")
         try:
-            found[key] = parse_value(text)
+            found[key] = parse_setting_value(text)
         except ValueError as e:
             fail(f"{option} {key}: {e}")
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -103,3 +105,20 @@ def build_channel(raw: Mapping[str, Any], errors: Collector) -> ChannelSpec | No
         dict(raw.get("connector") or {}),
         dict(raw.get("inventory") or {}),
     )
+
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def parse_setting_value(text: str) -> Any:
+    """A connector setting's value as a person typed it (CLI ``--setting key=value``, the settings
+    form): numbers, true, false and null are JSON scalars; text starting with { [ or " is JSON (an
+    object such as carrier_codes, or "123" kept as text); anything else is the text itself.
+    ValueError when JSON-looking text is not JSON."""
+    stripped = text.strip()
+    if stripped in ("true", "false", "null") or stripped[:1] in ("{", "[", '"') or _NUMBER.fullmatch(stripped):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            raise ValueError(f"{stripped!r} is not valid JSON") from None
+    return stripped

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.vault import VaultError
 from ordermesh.domain.access import Permission
-from ordermesh.domain.channels import ChannelSpec
+from ordermesh.domain.channels import ChannelSpec, parse_setting_value
 from ordermesh.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ordermesh.services import channel_sync as cs
 from ordermesh.services import channels, locations
@@ -362,26 +362,13 @@ RULE_KEYS = ("buffer", "percent", "maximum", "zero_below")
 FORM_FIELDS = ("type", "code", "name", "base_url", "locations", "active", "settings", "inventory", "credentials")
 SETTING_ROWS = 3  # empty key/value rows offered under the channel's settings
 EXTRA_SECRETS = 2  # key/value secret rows for a type whose credential keys are not known
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-
-
-def parse_value(text: str) -> Any:
-    """A setting as typed: numbers, true, false and null are JSON scalars; text starting with { [ or "
-    is JSON; anything else is the text itself (as ``ordermesh channels set --setting``)."""
-    stripped = text.strip()
-    if stripped in ("true", "false", "null") or stripped[:1] in ("{", "[", '"') or _NUMBER.fullmatch(stripped):
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            raise ValueError("is not valid JSON") from None
-    return stripped
 
 
 def shown_value(value: Any) -> str:
     """A setting as the form shows it: text as itself when it would read back the same, else JSON."""
     if isinstance(value, str):
         try:
-            if parse_value(value) == value:
+            if parse_setting_value(value) == value:
                 return value
         except ValueError:
             pass
@@ -429,7 +416,7 @@ class ChannelForm:
             if not text.strip():
                 continue  # a key without a value: the setting is removed
             try:
-                value = parse_value(text)
+                value = parse_setting_value(text)
             except ValueError as e:
                 errors.setdefault("settings", f"{key}: {e}")
                 continue
