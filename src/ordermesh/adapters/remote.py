@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx2 as httpx
 
@@ -173,3 +173,41 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return value
     return None
+
+
+F = TypeVar("F")
+
+
+class Registry(Generic[F]):
+    """One family of adapters by kind (channel connectors, carrier adapters). A module registers its
+    class when imported; ``modules`` is the one place that names them all, imported on first use."""
+
+    def __init__(self, package: str, modules: tuple[str, ...], family: str):
+        self.package = package
+        self.modules = modules
+        self.family = family
+        self.entries: dict[str, F] = {}
+
+    def register(self, kind: str) -> Callable[[F], F]:
+        def add(factory: F) -> F:
+            self.entries[kind] = factory
+            return factory
+
+        return add
+
+    def kinds(self) -> list[str]:
+        self._load()
+        return sorted(self.entries)
+
+    def factory(self, kind: str) -> F:
+        self._load()
+        found = self.entries.get(kind)
+        if found is None:
+            raise RemoteError(f"no {self.family} for '{kind}'")
+        return found
+
+    def _load(self) -> None:
+        import importlib
+
+        for name in self.modules:
+            importlib.import_module(f"{self.package}.{name}")

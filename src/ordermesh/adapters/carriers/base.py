@@ -16,6 +16,7 @@ from ordermesh.adapters.remote import (
     BadPayload,
     BadSignature,
     Http,
+    Registry,
     RemoteAuthFailed,
     RemoteError,
     RemoteRejected,
@@ -194,33 +195,12 @@ class CarrierAdapter(Protocol):
 
 
 AdapterFactory = Callable[[CarrierConfig, Http], CarrierAdapter]
-_REGISTRY: dict[str, AdapterFactory] = {}
 ADAPTER_MODULES: tuple[str, ...] = ("shiprocket", "delhivery", "rate_card")
-
-
-def register(kind: str) -> Callable[[AdapterFactory], AdapterFactory]:
-    def add(factory: AdapterFactory) -> AdapterFactory:
-        _REGISTRY[kind] = factory
-        return factory
-
-    return add
-
-
-def adapter_kinds() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+ADAPTERS: Registry[AdapterFactory] = Registry("ordermesh.adapters.carriers", ADAPTER_MODULES, "carrier adapter of kind")
+_REGISTRY = ADAPTERS.entries
+register = ADAPTERS.register
+adapter_kinds = ADAPTERS.kinds
 
 
 def make_adapter(kind: str, config: CarrierConfig, http: Http | None = None) -> CarrierAdapter:
-    _load_all()
-    factory = _REGISTRY.get(kind)
-    if factory is None:
-        raise RemoteError(f"no carrier adapter of kind '{kind}'")
-    return factory(config, http or Http(config.base_url))
-
-
-def _load_all() -> None:
-    import importlib
-
-    for name in ADAPTER_MODULES:
-        importlib.import_module(f"ordermesh.adapters.carriers.{name}")
+    return ADAPTERS.factory(kind)(config, http or Http(config.base_url))

@@ -18,6 +18,7 @@ from ordermesh.adapters.remote import (
     BadPayload,
     BadSignature,
     Http,
+    Registry,
     RemoteAuthFailed,
     RemoteError,
     RemoteRejected,
@@ -221,36 +222,14 @@ class ChannelConnector(Protocol):
 
 
 ConnectorFactory = Callable[[ConnectorConfig, "Http"], ChannelConnector]
-_REGISTRY: dict[str, ConnectorFactory] = {}
-
-
-def register(channel_type: str) -> Callable[[ConnectorFactory], ConnectorFactory]:
-    def add(factory: ConnectorFactory) -> ConnectorFactory:
-        _REGISTRY[channel_type] = factory
-        return factory
-
-    return add
-
-
-def connector_types() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+CONNECTOR_MODULES: tuple[str, ...] = ("shopify", "woocommerce", "amazon", "flipkart")
+CONNECTORS: Registry[ConnectorFactory] = Registry(
+    "ordermesh.adapters.channels", CONNECTOR_MODULES, "connector for channel type"
+)
+_REGISTRY = CONNECTORS.entries
+register = CONNECTORS.register
+connector_types = CONNECTORS.kinds
 
 
 def make_connector(channel_type: str, config: ConnectorConfig, http: Http | None = None) -> ChannelConnector:
-    _load_all()
-    factory = _REGISTRY.get(channel_type)
-    if factory is None:
-        raise ChannelError(f"no connector for channel type '{channel_type}'")
-    return factory(config, http or Http(config.base_url))
-
-
-def _load_all() -> None:
-    # Importing a connector module registers it; the list is the one place that names them all.
-    import importlib
-
-    for name in CONNECTOR_MODULES:
-        importlib.import_module(f"ordermesh.adapters.channels.{name}")
-
-
-CONNECTOR_MODULES: tuple[str, ...] = ("shopify", "woocommerce", "amazon", "flipkart")
+    return CONNECTORS.factory(channel_type)(config, http or Http(config.base_url))

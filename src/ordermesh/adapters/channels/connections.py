@@ -76,10 +76,9 @@ class Connections:
         credentials = self.vault.open(row.credentials) if row.credentials else {}
         config = CarrierConfig(row.base_url or "", credentials, dict(row.settings))
         if extra:
-            from ordermesh.adapters.carriers.base import _REGISTRY, _load_all
+            from ordermesh.adapters.carriers.base import ADAPTERS
 
-            _load_all()
-            return _REGISTRY[row.kind](config, self.http(row.base_url or ""), **extra)  # type: ignore[call-arg]
+            return ADAPTERS.factory(row.kind)(config, self.http(row.base_url or ""), **extra)  # type: ignore[call-arg]
         return make_adapter(row.kind, config, self.http(row.base_url or ""))
 
     @staticmethod
