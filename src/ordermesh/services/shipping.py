@@ -153,7 +153,7 @@ def _carrier_or_404(uow: UnitOfWork, code: str) -> CarrierRow:
 def create_shipments(uow: UnitOfWork, order_id: int) -> list[int]:
     """One shipment per location for the order's allocated units not yet in a shipment."""
     from ordermesh.services.order_actions import load
-    from ordermesh.services.orders import Timeline
+    from ordermesh.services.orders import Timeline, _announce
 
     require(uow.actor, Permission.SHIPPING_WRITE)
     order = load(uow, order_id, for_update=True)
@@ -223,10 +223,7 @@ def create_shipments(uow: UnitOfWork, order_id: int) -> list[int]:
         uow.audit("shipment.created", "shipment", str(shipment_id), after={"order_id": order_id, "location": code})
     if status is OrderStatus.ALLOCATED:
         uow.orders.update(order_id, status=OrderStatus.IN_FULFILMENT.value, updated_at=uow.now)
-        timeline.add("order.status_changed", "allocated → in_fulfilment", {"from": "allocated", "to": "in_fulfilment"})
-        uow.emit(
-            events.Event("order.status_changed", {"order_id": order_id, "from": "allocated", "to": "in_fulfilment"})
-        )
+        _announce(uow, order_id, timeline, [], [], status.value, OrderStatus.IN_FULFILMENT)
     timeline.flush()
     uow.commit()
     return created
@@ -537,9 +534,12 @@ def _street(line1: str, line2: str | None, city: str, pincode: str) -> tuple[str
 
 
 def _note(uow: UnitOfWork, order_id: int, kind: str, message: str, data: dict[str, Any]) -> None:
-    uow.orders.add_events(
-        order_id, [{"at": uow.now, "kind": kind, "message": message, "data": data, "actor": uow.actor.ref}]
-    )
+    """One entry on the order's timeline, shaped as every other use case shapes it."""
+    from ordermesh.services.orders import Timeline
+
+    timeline = Timeline(uow, order_id)
+    timeline.add(kind, message, data)
+    timeline.flush()
 
 
 # -- quotes and booking -----------------------------------------------------------------------
@@ -1109,15 +1109,12 @@ def _follow_order(uow: UnitOfWork, order_id: int) -> None:
             target = OrderStatus.IN_FULFILMENT
     if target is current or not can_transition(current, target):
         return
+    from ordermesh.services.orders import Timeline, _announce
+
     uow.orders.update(order_id, status=target.value, updated_at=uow.now)
-    _note(
-        uow,
-        order_id,
-        "order.status_changed",
-        f"{current.value} → {target.value}",
-        {"from": current.value, "to": target.value},
-    )
-    uow.emit(events.Event("order.status_changed", {"order_id": order_id, "from": current.value, "to": target.value}))
+    timeline = Timeline(uow, order_id)
+    _announce(uow, order_id, timeline, [], [], current.value, target)
+    timeline.flush()
 
 
 def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
