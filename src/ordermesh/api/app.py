@@ -30,6 +30,7 @@ from ordermesh.api.routers import (
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
+from ordermesh.services import routing as routing_service
 from ordermesh.web import install_web
 from ordermesh.worker.main import start_in_thread
 
@@ -56,6 +57,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_schema_current(c)
+        routing_service.prepare()
         worker = start_in_thread(c) if run_worker else None
         try:
             yield

@@ -22,15 +22,23 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_principal(request: Request, container: ContainerDep) -> Principal:
+def _bearer_key(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if not header:
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <key>'")
+    return key.strip()
+
+
+def get_principal(request: Request, container: ContainerDep) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # the request's unit of work checked the key already
+        return known
+    key = _bearer_key(request)
     with container.uow(tenant_id=None, write=False) as uow:
-        principal = authenticate_key(uow, key.strip())
+        principal = authenticate_key(uow, key)
     request.state.principal = principal
     return principal
 
@@ -38,14 +46,18 @@ def get_principal(request: Request, container: ContainerDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _uow(request: Request, container: ContainerDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
+def _uow(request: Request, container: ContainerDep) -> Iterator[UnitOfWork]:
+    """The request's unit of work, bound to the tenant of its API key. The key is checked inside it
+    (one connection and one transaction per request, not two), unless a dependency declared
+    before it checked the key already."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    key = None if known is not None else _bearer_key(request)
     write = request.method not in ("GET", "HEAD", "OPTIONS")
-    with container.uow(
-        tenant_id=principal.tenant_id,
-        actor=principal.actor,
-        request_id=getattr(request.state, "request_id", None),
-        write=write,
-    ) as uow:
+    with container.uow(tenant_id=None, request_id=getattr(request.state, "request_id", None), write=write) as uow:
+        principal = known or authenticate_key(uow, key or "")
+        request.state.principal = principal
+        uow.use_tenant(principal.tenant_id)
+        uow.actor = principal.actor
         yield uow
 
 

@@ -46,7 +46,9 @@ def new_order_view(uow: UnitOfWork, written: Written) -> dict[str, Any]:
     back what this request has just written (tests compare the two, field by field)."""
     require(uow.actor, Permission.ORDERS_READ)
     allocations = [written.allocations.get(line.line_no, []) for line in written.lines]
-    view = _full(uow, written.row, written.lines, allocations, written.events)
+    # The one channel this view needs is known: no read of every channel after the commit.
+    codes = {written.row.channel_id: written.channel} if uow.actor.sees_channel(written.channel) else {}
+    view = _full(uow, written.row, written.lines, allocations, written.events, codes)
     view["changes"] = []
     return view
 
@@ -57,8 +59,9 @@ def _full(
     lines: list[Any],
     allocations: list[list[dict[str, Any]]],
     events: list[dict[str, Any]],
+    channels: dict[int, str] | None = None,
 ) -> dict[str, Any]:
-    view = _summary(uow, row, lines, _channel_codes(uow))
+    view = _summary(uow, row, lines, _channel_codes(uow) if channels is None else channels)
     for out, allocated in zip(view["lines"], allocations, strict=True):
         out["allocations"] = allocated
     view["risk"] = row.risk

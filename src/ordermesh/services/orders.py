@@ -62,6 +62,7 @@ class Written:
     lines: list[Any]
     allocations: dict[int, list[dict[str, Any]]]  # line_no -> [{"location", "quantity"}]
     events: list[dict[str, Any]]
+    channel: str  # the code of row.channel_id
 
 
 @dataclass
@@ -249,6 +250,7 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any], *, channel_data: dict[
         [SimpleNamespace(**r, shipped=0, delivered=0, cancelled=0, returned=0) for r in line_rows],
         by_line,
         [{**e, "data": _json_round_trip(e["data"])} for e in entries],
+        channel.spec.code,
     )
     return ingested
 

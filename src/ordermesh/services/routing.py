@@ -29,6 +29,11 @@ from ordermesh.services.inventory import StockLine, reserve_in_transaction
 ATTEMPTS = 2  # route again once if a reservation loses a race for the last units
 
 
+def prepare() -> None:
+    """Load what routing reads on every order (the pincode directory) before the first order does."""
+    pincode_directory.preload()
+
+
 def dispatch_by_for(channel: ChannelRecord, placed_at: datetime) -> datetime:
     """The dispatch deadline the channel's SLA sets (2 business days, 14:00 IST cut-off, when the
     channel does not say: the most lenient common marketplace handling time)."""
