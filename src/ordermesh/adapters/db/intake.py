@@ -15,6 +15,7 @@ from typing import Any
 from ordermesh.adapters.db.orders import OrderRepository
 from ordermesh.adapters.db.repositories import SkuFacts, SkuRepository, TenantRepository, TenantRow
 from ordermesh.adapters.db.stock import LocationStock, StockRepository
+from ordermesh.adapters.db.tables import PINCODE_OUTCOME_SQL
 from ordermesh.domain.inventory import Balance
 
 
@@ -27,21 +28,24 @@ class IntakeSnapshot:
     stock: dict[int, list[LocationStock]] | None  # plain SKUs' balances by SKU id; None: bundles, read later
 
 
+# The SKU codes go in as ``ANY((SELECT %(codes)s::text[])::text[])``, not ``ANY(%(codes)s)``: the
+# planner then sees an array of unknown length in every plan, so the prepared statement's generic
+# plan costs the same as a custom one and is kept, instead of the whole statement being planned
+# again for every order (planning was twice the execution time here, about 0.35 ms per order).
 _PG_SNAPSHOT = """
 SELECT
   (SELECT json_build_array(t.code, t.name, t.settings, t.config_version)::text FROM tenants t WHERE t.id = %(t)s),
   (SELECT o.id FROM orders o JOIN channels c ON c.id = o.channel_id
     WHERE c.tenant_id = %(t)s AND c.code = %(channel)s AND o.tenant_id = %(t)s AND o.external_id = %(ext)s),
   (SELECT json_agg(json_build_array(s.code, s.id, s.mrp, s.gst_rate, s.active, s.is_bundle))::text
-     FROM skus s WHERE s.tenant_id = %(t)s AND s.code = ANY(%(codes)s)),
-  (SELECT json_build_array(count(*), count(*) FILTER (WHERE o.status = 'rto'))::text FROM orders o
-     WHERE o.tenant_id = %(t)s AND o.ship_pincode = %(pin)s
-       AND o.status IN ('delivered', 'closed', 'rto', 'partially_returned', 'returned')),
+     FROM skus s WHERE s.tenant_id = %(t)s AND s.code = ANY((SELECT %(codes)s::text[])::text[])),
+  (SELECT json_build_array(count(*), count(*) FILTER (WHERE orders.status = 'rto'))::text FROM orders
+     WHERE orders.tenant_id = %(t)s AND orders.ship_pincode = %(pin)s AND orders.{outcome}),
   (SELECT json_agg(json_build_array(b.sku_id, l.code, l.id, b.on_hand, b.reserved, b.quarantined, b.safety_stock,
                                     b.low_stock_threshold) ORDER BY l.priority, l.code)::text
      FROM stock_balances b JOIN skus s ON s.id = b.sku_id JOIN locations l ON l.id = b.location_id
-     WHERE b.tenant_id = %(t)s AND s.tenant_id = %(t)s AND s.code = ANY(%(codes)s) AND NOT s.is_bundle)
-"""
+     WHERE b.tenant_id = %(t)s AND s.tenant_id = %(t)s AND s.code = ANY((SELECT %(codes)s::text[])::text[]) AND NOT s.is_bundle)
+""".replace("{outcome}", PINCODE_OUTCOME_SQL)
 
 
 def read_intake(

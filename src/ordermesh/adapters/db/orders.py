@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
@@ -76,13 +76,12 @@ _BY_EXTERNAL = select(ORDERS.c.id).where(
 _INSERT_LINES = insert(LINES).returning(LINES.c.id, sort_by_parameter_order=True)
 _INSERT_ALLOCATIONS = insert(ALLOCS)
 _INSERT_EVENTS = insert(EVENTS)
-# Only orders with a final delivery outcome count, and the status condition is in the WHERE
-# clause, so the (tenant, pincode, status) index reads just those, not every order to the pincode.
-_OUTCOMES = ["delivered", "closed", "rto", "partially_returned", "returned"]
+# Only orders with a final delivery outcome count, named with the literal text of the partial
+# index on them (tables.PINCODE_OUTCOME_SQL), so both databases read just those from it.
 _PINCODE_HISTORY = select(func.count(), func.sum(case((ORDERS.c.status == "rto", 1), else_=0))).where(
     ORDERS.c.tenant_id == bindparam("tenant_id"),
     ORDERS.c.ship_pincode == bindparam("pincode"),
-    ORDERS.c.status.in_(_OUTCOMES),
+    text(f"orders.{t.PINCODE_OUTCOME_SQL}"),
     ORDERS.c.id != bindparam("exclude_id"),
 )
 

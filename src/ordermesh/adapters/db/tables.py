@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -402,6 +403,11 @@ class Customer(Base):
     erased_at: Mapped[datetime | None]
 
 
+# The statuses that are a delivery outcome, as SQL: queries name them with this same literal text,
+# which is what lets SQLite and PostgreSQL use the partial index below.
+PINCODE_OUTCOME_SQL = "status IN ('delivered', 'closed', 'rto', 'partially_returned', 'returned')"
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
@@ -410,8 +416,17 @@ class Order(Base):
         Index("ix_orders_tenant_channel_status_id", "tenant_id", "channel_id", "status", "id"),
         Index("ix_orders_tenant_customer", "tenant_id", "customer_id", "id"),
         Index("ix_orders_tenant_dispatch_by", "tenant_id", "dispatch_by"),
-        # status in the index lets the risk step count a pincode's outcomes from the index alone
-        Index("ix_orders_tenant_ship_pincode", "tenant_id", "ship_pincode", "status"),
+        # The risk step counts a pincode's delivery outcomes for every new order: a partial index
+        # holds just the orders that have one, so the count reads only those (never every open
+        # order to a busy pincode), and a new order's insert does not write this index at all.
+        Index(
+            "ix_orders_tenant_pincode_outcome",
+            "tenant_id",
+            "ship_pincode",
+            "status",
+            postgresql_where=text(PINCODE_OUTCOME_SQL),
+            sqlite_where=text(PINCODE_OUTCOME_SQL),
+        ),
         Index("ix_orders_tenant_customer_status", "tenant_id", "customer_id", "status"),
         Index("ix_orders_tenant_placed_at", "tenant_id", "placed_at", "id"),
     )
