@@ -303,7 +303,7 @@ def receive_webhook(
         tenant = uow.tenants.by_code(tenant_code)
         if tenant is None:
             raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
-        uow.use_tenant(tenant.id)
+        uow.use_tenant(tenant.id, tenant)
         record = uow.channels.get(channel_code)
         if record is None:
             raise NotFound(f"channel '{channel_code}' not found", field="channel")

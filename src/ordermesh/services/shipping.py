@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -1034,38 +1035,32 @@ def _apply_status(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
 
     new = ev.status
     values: dict[str, Any] = {"status": new.value, "status_at": ev.at, "updated_at": uow.now}
-    lines = repo(uow).lines(row.id)
-    location = next(loc.spec.code for loc in uow.all_locations() if loc.id == row.location_id)
-    order = uow.orders.get(row.order_id, for_update=True)
+    order = uow.orders.get(row.order_id, for_update=True, allocations=False)
     assert order is not None
     counts = {line.id: line for line in order.lines}
-    changes: list[dict[str, Any]] = []
+    changes: dict[int, dict[str, Any]] = {}  # order line id -> its new counts
     first_move = row.picked_up_at is None and new in SHIPPED
+    # The shipment's lines matter only when units move: picked up (they leave stock) or delivered.
+    lines = repo(uow).lines(row.id) if first_move or new is ShipmentStatus.DELIVERED else []
     if first_move:  # the units leave the building: out of stock, shipped on the order
+        location = next(loc.spec.code for loc in uow.all_locations() if loc.id == row.location_id)
         ship_in_transaction(
             uow, [StockLine(x.sku, location, x.quantity) for x in lines], reference=f"order:{row.order_id}"
         )
         values["picked_up_at"] = ev.at
         for x in lines:
             line = counts[x.order_line_id]
-            changes.append(
-                {"id": line.id, "allocated": line.allocated - x.quantity, "shipped": line.shipped + x.quantity}
-            )
+            changes[line.id] = {"allocated": line.allocated - x.quantity, "shipped": line.shipped + x.quantity}
     if new is ShipmentStatus.DELIVERED:
         values["delivered_at"] = ev.at
         for x in lines:
             line = counts[x.order_line_id]
-            base = next((c for c in changes if c["id"] == line.id), None)
-            delivered = line.delivered + x.quantity
-            if base is not None:
-                base["delivered"] = delivered
-            else:
-                changes.append({"id": line.id, "delivered": delivered})
+            changes.setdefault(line.id, {})["delivered"] = line.delivered + x.quantity
     if new is ShipmentStatus.NDR:
         values["ndr_attempts"] = row.ndr_attempts + 1
     repo(uow).update(row.id, **values)
     if changes:
-        uow.orders.set_line_counts(changes)
+        uow.orders.set_line_counts([{"id": line_id, **counts_of} for line_id, counts_of in changes.items()])
     number = shipment_number(row.id)
     reason = f" ({ev.ndr_reason.value})" if ev.ndr_reason else ""
     _note(
@@ -1078,20 +1073,23 @@ def _apply_status(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
         {"shipment_id": row.id, "status": new.value, "carrier_status": ev.carrier_status},
     )
     uow.emit(events.Event(f"shipment.{new.value}", {"shipment_id": row.id, "order_id": row.order_id, "awb": row.awb}))
-    _follow_order(uow, row.order_id)
+    # The order as it now stands, from what was read and changed here: no second read of it.
+    now_lines = [
+        SimpleNamespace(**{**line._mapping, **changes.get(line.id, {})}) if line.id in changes else line
+        for line in order.lines
+    ]
+    _follow_order(uow, row.order_id, OrderStatus(order.row.status), now_lines)
     if new is ShipmentStatus.NDR:
         _ndr_policy(uow, row, ev)
 
 
-def _follow_order(uow: UnitOfWork, order_id: int) -> None:
-    """The order's status from its lines and shipments."""
+def _follow_order(uow: UnitOfWork, order_id: int, current: OrderStatus, lines: Sequence[Any]) -> None:
+    """The order's status from its lines and shipments. ``current`` and ``lines``: the order's
+    status and lines as they stand in this transaction."""
     from ordermesh.adapters.db.orders import quantities_of
 
-    order = uow.orders.get(order_id)
-    assert order is not None
-    current = OrderStatus(order.row.status)
     shipments = [ShipmentStatus(s.status) for s in repo(uow).for_order(order_id) if s.status != "cancelled"]
-    quantities = [quantities_of(line) for line in order.lines]
+    quantities = [quantities_of(line) for line in lines]
     if shipments and all(s is ShipmentStatus.RTO_DELIVERED for s in shipments):
         target = OrderStatus.RTO
     elif (
@@ -1149,7 +1147,7 @@ def receive_carrier_webhook(
         tenant = uow.tenants.by_code(tenant_code)
         if tenant is None:
             raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
-        uow.use_tenant(tenant.id)
+        uow.use_tenant(tenant.id, tenant)
         row = repo(uow).carrier(carrier_code)
         if row is None:
             raise NotFound(f"carrier '{carrier_code}' not found", field="carrier")

@@ -213,13 +213,14 @@ class OrderRepository:
             },
         )
 
-    def get(self, order_id: int, *, for_update: bool = False) -> OrderRow | None:
+    def get(self, order_id: int, *, for_update: bool = False, allocations: bool = True) -> OrderRow | None:
+        """The order, its lines and (unless ``allocations`` is False) its live allocations."""
         keys = {"tenant_id": self.tenant_id, "order_id": order_id}
         row = self.conn.execute(_ORDER_FOR_UPDATE if for_update else _ORDER, keys).first()
         if row is None:
             return None
         lines = list(self.conn.execute(_LINES_OF, keys))
-        allocs = list(self.conn.execute(_ALLOCATIONS_OF, keys))
+        allocs = list(self.conn.execute(_ALLOCATIONS_OF, keys)) if allocations else []
         return OrderRow(row, lines, allocs)
 
     def update(self, order_id: int, **values: Any) -> None:

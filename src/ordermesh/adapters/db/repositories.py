@@ -70,7 +70,7 @@ class TenantRepository:
 
     def by_code(self, code: str) -> TenantRow | None:
         row = self.conn.execute(select(TENANTS).where(TENANTS.c.code == code)).first()
-        return TenantRow(row.id, row.code, row.name, row.settings) if row else None
+        return TenantRow(row.id, row.code, row.name, row.settings, row.config_version) if row else None
 
     def by_id(self, tenant_id: int) -> TenantRow | None:
         row = self.conn.execute(_TENANT_BY_ID, {"id": tenant_id}).first()

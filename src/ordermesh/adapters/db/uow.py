@@ -101,10 +101,13 @@ class UnitOfWork:
         self._tenant_row = self._primed_tenant if self._primed_tenant and self._primed_tenant.id == tenant_id else None
         self._config = None
 
-    def use_tenant(self, tenant_id: int) -> None:
-        """Scope this unit of work to a tenant created or found inside it (platform commands)."""
+    def use_tenant(self, tenant_id: int, row: TenantRow | None = None) -> None:
+        """Scope this unit of work to a tenant created or found inside it (platform commands);
+        ``row``: the tenant's row as this unit read it, so it is not read again."""
         self.tenant_id = tenant_id
         self._bind_tenant(tenant_id)
+        if row is not None and row.id == tenant_id:
+            self._tenant_row = row
 
     def reopen(self) -> UnitOfWork:
         """A new read-only unit of work for the same tenant and actor (to read what was committed).
