@@ -156,3 +156,36 @@ def test_a_rate_card_carrier_from_the_command_line(db_url: str, warehouse: Tenan
     assert fleet_track.exit_code == 1 and "no tracking API" in fleet_track.stderr
     wrong = om(db_url, "shipping", "ndr-action", str(one), "rto", "-t", t)
     assert wrong.exit_code == 1 and "not waiting on an NDR" in wrong.stderr
+
+
+def test_shipping_and_invoice_settings_from_the_command_line(db_url: str, tenant: TenantCtx, tmp_path: Path) -> None:
+    t = tenant.code
+    good = tmp_path / "invoices.json"
+    good.write_text(json.dumps({"prefix": "KRT", "width": 5, "short_year": True, "eway_bill_threshold": "75000"}))
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"volumetric_divisor": 12, "ndr": {"max_attempts": 0}, "colour": "red"}))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "broken.json").write_text("{not json")
+    # when
+    empty = om(db_url, "shipping", "settings", "invoices", "-t", t)
+    stored = om(db_url, "shipping", "settings", "invoices", "--set", str(good), "-t", t)
+    shown = om(db_url, "shipping", "settings", "invoices", "-t", t)
+    refused = om(db_url, "shipping", "settings", "shipping", "--set", str(wrong), "-t", t)
+    listed = om(db_url, "shipping", "settings", "shipping", "--set", str(tmp_path / "list.json"), "-t", t)
+    broken = om(db_url, "shipping", "settings", "shipping", "--set", str(tmp_path / "broken.json"), "-t", t)
+    unknown = om(db_url, "shipping", "settings", "labels", "-t", t)
+    after = om(db_url, "shipping", "settings", "shipping", "-t", t)
+    # then: shown as JSON, stored whole, and a wrong file refused with every field named
+    assert empty.exit_code == 0 and json.loads(empty.stdout) == {}
+    assert stored.exit_code == 0, stored.output
+    assert json.loads(shown.stdout) == {"prefix": "KRT", "width": 5, "short_year": True, "eway_bill_threshold": "75000"}
+    assert refused.exit_code == 1
+    for name in ("shipping.volumetric_divisor", "shipping.ndr.max_attempts", "shipping.colour"):
+        assert name in refused.stderr, refused.stderr
+    assert listed.exit_code == 1 and "one JSON object" in listed.stderr
+    assert broken.exit_code == 1 and "is not JSON" in broken.stderr
+    assert unknown.exit_code == 1 and "use shipping or invoices" in unknown.stderr
+    assert json.loads(after.stdout) == {}  # nothing of the refused file was stored
+    with tenant.uow(write=False) as uow:
+        actions = [a.action for a in uow.audit_log.page(entity_type="settings")]
+    assert actions == ["settings.invoices_changed"]  # the refused file left no trace but its error

@@ -495,3 +495,42 @@ def estimates(tenant: str = TenantOpt) -> None:
             r["carrier"], str(r["delivered"]), str(r["within_one_day"]), str(r["early"]), str(r["late"]), share
         )
     out().print(table)
+
+
+@app.command("settings")
+def settings(
+    section: str = typer.Argument(..., metavar="SECTION", help="shipping or invoices."),
+    tenant: str = TenantOpt,
+    new: Path | None = typer.Option(
+        None,
+        "--set",
+        metavar="FILE.json",
+        dir_okay=False,
+        help="Replace the section with this JSON object (every field is checked first).",
+    ),
+) -> None:
+    """Show the tenant's shipping or invoice settings as JSON, or replace them from a file.
+
+    shipping: pickup_names (location code → the name carriers know it by), boxes (presets with
+    name and length/breadth/height in cm), volumetric_divisor (5000), carrier_choice (strategy,
+    min_lane_shipments, overrides), ndr (max_attempts, review_reasons).
+    invoices: prefix (INV), width (6), short_year (true: 2026-27), eway_bill_threshold (50000).
+    The old and new settings are kept in the audit trail."""
+    if section not in ("shipping", "invoices"):
+        fail(f"no settings section '{section}': use shipping or invoices")
+    if new is not None:
+        try:
+            raw = json.loads(new.read_bytes())
+        except OSError as e:
+            fail(f"the settings file {new} cannot be read: {e.strerror or e}")
+        except ValueError as e:
+            fail(f"the settings file {new} is not JSON: {e}")
+        if not isinstance(raw, dict):
+            fail(f"the settings file {new} must hold one JSON object, the whole {section} section")
+        with tenant_uow(tenant) as uow:
+            shown = shipping.set_settings(uow, section, raw)
+        err().print(f"{section} settings stored")
+    else:
+        with tenant_uow(tenant, write=False) as uow:
+            shown = shipping.get_settings(uow, section)
+    print(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True))
