@@ -304,7 +304,7 @@ def receive_webhook(
         if tenant is None:
             raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
         uow.use_tenant(tenant.id, tenant)
-        record = uow.channels.get(channel_code)
+        record = uow.channel(channel_code)  # from this process's cache while the tenant's channels are unchanged
         if record is None:
             raise NotFound(f"channel '{channel_code}' not found", field="channel")
         sync = Sync(sync.uow, sync.connections, tenant.id, sync.lease, sync.inline)
@@ -321,7 +321,9 @@ def receive_webhook(
         state = "processing" if sync.inline else "received"
         topic = _topic(kept)
         item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state=state)
-        if item_id is not None:
+        if item_id is not None and not sync.inline:
+            # A worker takes it from here. Processed inline, it needs no event: should this process
+            # die before finishing, the inbox sweep takes the item over once its lease runs out.
             uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
         received_at = uow.now
         uow.commit()
@@ -411,7 +413,9 @@ def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) 
     code = record.spec.code
     actor = channel_actor(code)
     with sync.unit(actor) as uow:
-        existing = uow.orders.id_for_external(record.id, order.external_id)
+        # (Intake finds an order it already has by itself; only cancellations and notices ask first.)
+        ready = order.status is not OrderStatus.CANCELLED and order.ready
+        existing = None if ready else uow.orders.id_for_external(record.id, order.external_id)
         if order.status is OrderStatus.CANCELLED:
             if existing is None:
                 return "waiting"  # cancelled before we ever took it: nothing to do
@@ -426,15 +430,13 @@ def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) 
             # for its full update; an order we have keeps what it has.
             return "waiting" if existing is None else "unchanged"
         listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
-        known = uow.skus.ids_for([line.seller_sku for line in order.lines if line.seller_sku])
 
         def sku_of(line: Any) -> str:
             mapped = listings.get(line.listing_id)
             if mapped is not None and mapped.sku_code:
                 return mapped.sku_code
-            if line.seller_sku and line.seller_sku in known:
-                return str(line.seller_sku)
-            # Unknown to us: the order is held as unmapped_sku under the channel's own code.
+            # The seller's SKU as the channel gives it; one that is not in the catalog (or no SKU
+            # at all: the channel's own listing code) holds the order as unmapped_sku.
             return str(line.seller_sku or f"{record.spec.type.value}:{line.listing_id}")
 
         payload = {"channel": code, **order.payload(sku_of)}
