@@ -20,7 +20,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from ordermesh.adapters.remote import RemoteError
 from ordermesh.domain.access import Permission
+from ordermesh.domain.carrier_choice import DEFAULT_MIN_LANE_SHIPMENTS, Strategy
 from ordermesh.domain.errors import DomainError, NotFound, ValidationFailed
+from ordermesh.domain.ndr import DEFAULT_MAX_ATTEMPTS, DEFAULT_REVIEW_REASONS
 from ordermesh.domain.shipping import MAX_DIMENSION_CM, box_presets_from_list
 from ordermesh.domain.statuses import NdrReason, ShipmentStatus
 from ordermesh.services import channel_sync as cs
@@ -522,3 +524,188 @@ def ndr_decide(
         }
         flash(request, f"{number}: {done.get(action, action)}.")
     return RedirectResponse("/shipping/ndr", status_code=303)
+
+
+# ---- shipping and invoice settings -------------------------------------------------------------
+
+EMPTY_BOX_ROWS = 2  # blank rows under the presets, to add boxes
+
+
+def _whole_or_text(value: str) -> int | str:
+    """A whole number as a number; anything else as typed, for the service to name what is wrong."""
+    text = value.strip()
+    return int(text) if text.isdigit() and len(text) < 12 else text
+
+
+def _box_rows(boxes: list[dict[str, Any]]) -> list[dict[str, str]]:
+    keys = ("name", "length_cm", "breadth_cm", "height_cm", "tare_g", "wall_mm")
+    rows = [{k: "" if b.get(k) is None else str(b.get(k)) for k in keys} for b in boxes]
+    return rows + [dict.fromkeys(keys, "") for _ in range(EMPTY_BOX_ROWS)]
+
+
+def _settings_forms(current: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The two forms' fields, as strings, from the stored settings (defaults where unset)."""
+    inv, ship = current["invoices"], current["shipping"]
+    choice, ndr = ship.get("carrier_choice") or {}, ship.get("ndr") or {}
+    return {
+        "invoices": {
+            "prefix": str(inv.get("prefix", "INV")),
+            "width": str(inv.get("width", 6)),
+            "short_year": bool(inv.get("short_year", True)),
+            "eway_bill_threshold": str(inv.get("eway_bill_threshold", "50000")),
+        },
+        "shipping": {
+            "volumetric_divisor": str(ship.get("volumetric_divisor", 5000)),
+            "pickup_names": dict(ship.get("pickup_names") or {}),
+            "strategy": str(choice.get("strategy", Strategy.CHEAPEST.value)),
+            "min_lane_shipments": str(choice.get("min_lane_shipments", DEFAULT_MIN_LANE_SHIPMENTS)),
+            "overrides": len(choice.get("overrides") or []),
+            "max_attempts": str(ndr.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+            "review_reasons": list(ndr.get("review_reasons", sorted(DEFAULT_REVIEW_REASONS))),
+            "boxes": _box_rows(list(ship.get("boxes") or [])),
+        },
+    }
+
+
+def _settings_page(
+    request: Request,
+    principal: Principal,
+    forms: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    alert: str | None = None,
+    status: int = 200,
+) -> Response:
+    with page_uow(request, principal) as uow:
+        current = {section: shipping.get_settings(uow, section) for section in ("invoices", "shipping")}
+        locations = [(loc.spec.code, loc.spec.name) for loc in uow.all_locations()]
+    shown = _settings_forms(current)
+    if forms:
+        shown.update(forms)
+    return render(
+        request,
+        "shipping_settings.html",
+        {
+            **_helpers(),
+            "forms": shown,
+            "errors": errors or {},
+            "alert": alert,
+            "locations": locations,
+            "strategies": [s.value for s in Strategy],
+            "ndr_reasons": [r.value for r in NdrReason],
+            "can_write": principal.actor.can(Permission.SETTINGS_WRITE),
+        },
+        status=status,
+    )
+
+
+@router.get("/shipping/settings")
+def settings_page(request: Request, principal: PrincipalDep) -> Response:
+    """The invoice number series and the shipping settings (boxes, pickup names, carrier choice,
+    NDR policy), for an admin to change; anyone who sees shipping can read them."""
+    return _settings_page(request, principal)
+
+
+def _store_settings(
+    request: Request, principal: Principal, section: str, raw: dict[str, Any], form: dict[str, Any]
+) -> Response:
+    try:
+        with page_uow(request, principal, write=True) as uow:
+            shipping.set_settings(uow, section, raw)
+    except DomainError as exc:
+        if exc.status in (401, 403):
+            raise
+        prefix = f"{section}."
+        placed = {e.field[len(prefix) :]: e.message for e in exc.errors if e.field and e.field.startswith(prefix)}
+        unplaced = [e for e in exc.errors if not (e.field and e.field.startswith(prefix))]
+        alert = "; ".join(e.message for e in unplaced) if unplaced else None
+        if section == "invoices" and "prefix" in placed and not form.get("prefix"):
+            alert = placed.pop("prefix")
+        return _settings_page(
+            request, principal, {section: form}, {f"{section}.{k}": v for k, v in placed.items()}, alert, 422
+        )
+    flash(request, f"{section.capitalize()} settings saved.")
+    return RedirectResponse("/shipping/settings", status_code=303)
+
+
+@router.post("/shipping/settings/invoices")
+def save_invoice_settings(
+    request: Request,
+    principal: PrincipalDep,
+    prefix: Annotated[str, Form()] = "",
+    width: Annotated[str, Form()] = "",
+    short_year: Annotated[str, Form()] = "",
+    eway_bill_threshold: Annotated[str, Form()] = "",
+) -> Response:
+    form = {
+        "prefix": prefix.strip()[:40],
+        "width": width.strip()[:12],
+        "short_year": bool(short_year),
+        "eway_bill_threshold": eway_bill_threshold.strip()[:20],
+    }
+    if not form["width"].isdigit():
+        errors = {"invoices.width": "the number of digits must be a whole number, e.g. 6"}
+        return _settings_page(request, principal, {"invoices": form}, errors, None, 422)
+    raw = {**form, "width": int(form["width"])}
+    return _store_settings(request, principal, "invoices", raw, form)
+
+
+@router.post("/shipping/settings/shipping")
+def save_shipping_settings(
+    request: Request,
+    principal: PrincipalDep,
+    volumetric_divisor: Annotated[str, Form()] = "",
+    pickup_location: Annotated[list[str] | None, Form()] = None,
+    pickup_name: Annotated[list[str] | None, Form()] = None,
+    strategy: Annotated[str, Form()] = "",
+    min_lane_shipments: Annotated[str, Form()] = "",
+    max_attempts: Annotated[str, Form()] = "",
+    review_reasons: Annotated[list[str] | None, Form()] = None,
+    box_name: Annotated[list[str] | None, Form()] = None,
+    box_length_cm: Annotated[list[str] | None, Form()] = None,
+    box_breadth_cm: Annotated[list[str] | None, Form()] = None,
+    box_height_cm: Annotated[list[str] | None, Form()] = None,
+    box_tare_g: Annotated[list[str] | None, Form()] = None,
+    box_wall_mm: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    with page_uow(request, principal) as uow:
+        current = shipping.get_settings(uow, "shipping")
+    names = {
+        code.strip()[:64]: name.strip()[:100]
+        for code, name in zip(pickup_location or [], pickup_name or [], strict=False)
+        if code.strip() and name.strip()
+    }
+    columns = [box_name, box_length_cm, box_breadth_cm, box_height_cm, box_tare_g, box_wall_mm]
+    keys = ("name", "length_cm", "breadth_cm", "height_cm", "tare_g", "wall_mm")
+    typed = [
+        dict(zip(keys, (v.strip()[:40] for v in values), strict=True))
+        for values in zip(*[c or [] for c in columns], strict=False)
+    ]
+    typed = [row for row in typed if any(row.values())]  # a blank row adds nothing
+    boxes = []
+    for row in typed:
+        box: dict[str, Any] = {k: row[k] for k in ("name", "length_cm", "breadth_cm", "height_cm")}
+        box["tare_g"] = _whole_or_text(row["tare_g"]) if row["tare_g"] else None
+        if row["wall_mm"]:
+            box["wall_mm"] = _whole_or_text(row["wall_mm"])
+        boxes.append(box)
+    choice = dict(current.get("carrier_choice") or {})  # overrides are kept as they are
+    choice.update(strategy=strategy.strip(), min_lane_shipments=_whole_or_text(min_lane_shipments))
+    raw = {
+        **current,
+        "volumetric_divisor": _whole_or_text(volumetric_divisor),
+        "pickup_names": names,
+        "boxes": boxes,
+        "carrier_choice": choice,
+        "ndr": {"max_attempts": _whole_or_text(max_attempts), "review_reasons": list(review_reasons or [])},
+    }
+    form = {
+        "volumetric_divisor": volumetric_divisor.strip()[:12],
+        "pickup_names": names,
+        "strategy": strategy.strip()[:40],
+        "min_lane_shipments": min_lane_shipments.strip()[:12],
+        "overrides": len(choice.get("overrides") or []),
+        "max_attempts": max_attempts.strip()[:12],
+        "review_reasons": list(review_reasons or []),
+        "boxes": typed + _box_rows([])[:EMPTY_BOX_ROWS],
+    }
+    return _store_settings(request, principal, "shipping", raw, form)
