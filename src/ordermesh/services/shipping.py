@@ -14,7 +14,7 @@ Calls to carriers never run inside a transaction other writers wait on: read, ca
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -968,13 +968,20 @@ def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.Trackin
     stock and count as shipped, delivered ones as delivered.
 
     Scans of an AWB that is none of ours are kept and reported: one ``unknown_awb`` alert per
-    AWB (subject ``carrier:awb``, its events in the alert's data), and the AWB in ``unknown``."""
+    AWB (subject ``carrier:awb``, its events in the alert's data), and the AWB in ``unknown``.
+
+    However many scans come at once (a poll brings thousands), the work is set-based: one read of
+    their shipments, one insert of their scans, one read of the orders that move, one update per
+    table — the scans still apply one by one, in time order, in memory."""
     import json
 
     result = TrackingResult()
+    ordered = sorted(found, key=lambda e: e.at)
+    rows = repo(uow).by_awbs(carrier_id, [ev.awb for ev in ordered])
     strangers: dict[str, list[dict[str, Any]]] = {}
-    for ev in sorted(found, key=lambda e: e.at):
-        row = repo(uow).by_awb(carrier_id, ev.awb, for_update=True)
+    scans: list[tuple[Any, cb.TrackingEvent, str]] = []
+    for ev in ordered:
+        row = rows.get(ev.awb)
         if row is None:
             if ev.awb not in strangers:
                 result.unknown.append(ev.awb)
@@ -990,10 +997,11 @@ def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.Trackin
                 }
             )
             continue
-        key = f"{ev.carrier_status}|{ev.at.isoformat()}|{ev.status.value}"[:200]
-        if not repo(uow).add_event(
-            row.id,
+        scans.append((row, ev, f"{ev.carrier_status}|{ev.at.isoformat()}|{ev.status.value}"[:200]))
+    new = repo(uow).add_events(
+        [
             {
+                "shipment_id": row.id,
                 "at": ev.at,
                 "status": ev.status.value,
                 "carrier_status": ev.carrier_status[:100],
@@ -1003,17 +1011,30 @@ def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.Trackin
                 "source": source,
                 "dedupe_key": key,
                 "recorded_at": uow.now,
-            },
-        ):
-            continue
+            }
+            for row, ev, key in scans
+        ]
+    )
+    moving = {
+        row.id: _Moving(row, ShipmentStatus(row.status), row.picked_up_at, row.ndr_attempts) for row in rows.values()
+    }
+    steps: list[tuple[_Moving, cb.TrackingEvent]] = []
+    taken: set[tuple[int, str]] = set()
+    for row, ev, key in scans:
+        if (row.id, key) not in new or (row.id, key) in taken:
+            continue  # recorded before (or twice in this batch): kept once, applied once
+        taken.add((row.id, key))
         result.recorded += 1
-        current = ShipmentStatus(row.status)
-        if ev.status is current and ev.status is not ShipmentStatus.NDR:
+        m = moving[row.id]
+        if ev.status is m.status and ev.status is not ShipmentStatus.NDR:
             continue
-        if not can_ship_transition(current, ev.status) or current in SHIPMENT_FINAL:
+        if not can_ship_transition(m.status, ev.status) or m.status in SHIPMENT_FINAL:
             continue
-        _apply_status(uow, row, ev)
+        steps.append((m, ev))
+        m.status = ev.status  # the next scan of this shipment is checked against where this one took it
         result.changed += 1
+    if steps:
+        _apply_steps(uow, steps)
     if strangers:
         carrier_row = repo(uow).carrier_by_id(carrier_id)
         code = carrier_row.code if carrier_row else str(carrier_id)
@@ -1030,95 +1051,122 @@ def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.Trackin
     return result
 
 
-def _apply_status(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
-    from ordermesh.services.inventory import StockLine, ship_in_transaction
+@dataclass
+class _Moving:
+    """A shipment as a batch of scans moves it: its row, and its state advanced in memory."""
 
-    new = ev.status
-    values: dict[str, Any] = {"status": new.value, "status_at": ev.at, "updated_at": uow.now}
-    order = uow.orders.get(row.order_id, for_update=True, allocations=False)
-    assert order is not None
-    counts = {line.id: line for line in order.lines}
-    changes: dict[int, dict[str, Any]] = {}  # order line id -> its new counts
-    first_move = row.picked_up_at is None and new in SHIPPED
-    # The shipment's lines matter only when units move: picked up (they leave stock) or delivered.
-    lines = repo(uow).lines(row.id) if first_move or new is ShipmentStatus.DELIVERED else []
-    if first_move:  # the units leave the building: out of stock, shipped on the order
-        location = next(loc.spec.code for loc in uow.all_locations() if loc.id == row.location_id)
-        ship_in_transaction(
-            uow, [StockLine(x.sku, location, x.quantity) for x in lines], reference=f"order:{row.order_id}"
-        )
-        values["picked_up_at"] = ev.at
-        for x in lines:
-            line = counts[x.order_line_id]
-            changes[line.id] = {"allocated": line.allocated - x.quantity, "shipped": line.shipped + x.quantity}
-    if new is ShipmentStatus.DELIVERED:
-        values["delivered_at"] = ev.at
-        for x in lines:
-            line = counts[x.order_line_id]
-            changes.setdefault(line.id, {})["delivered"] = line.delivered + x.quantity
-    if new is ShipmentStatus.NDR:
-        values["ndr_attempts"] = row.ndr_attempts + 1
-    repo(uow).update(row.id, **values)
-    if changes:
-        uow.orders.set_line_counts([{"id": line_id, **counts_of} for line_id, counts_of in changes.items()])
-    number = shipment_number(row.id)
-    reason = f" ({ev.ndr_reason.value})" if ev.ndr_reason else ""
-    _note(
-        uow,
-        row.order_id,
-        f"shipment.{new.value}",
-        f"Shipment {number} (AWB {row.awb}): {new.value.replace('_', ' ')}{reason}"
-        + (f" at {ev.location}" if ev.location else "")
-        + (f" — {ev.detail}" if ev.detail else ""),
-        {"shipment_id": row.id, "status": new.value, "carrier_status": ev.carrier_status},
-    )
-    uow.emit(events.Event(f"shipment.{new.value}", {"shipment_id": row.id, "order_id": row.order_id, "awb": row.awb}))
-    # The order as it now stands, from what was read and changed here: no second read of it.
-    now_lines = [
-        SimpleNamespace(**{**line._mapping, **changes.get(line.id, {})}) if line.id in changes else line
-        for line in order.lines
-    ]
-    _follow_order(uow, row.order_id, OrderStatus(order.row.status), now_lines)
-    if new is ShipmentStatus.NDR:
-        _ndr_policy(uow, row, ev)
+    row: Any
+    status: ShipmentStatus
+    picked_up_at: datetime | None
+    ndr_attempts: int
+    values: dict[str, Any] = field(default_factory=dict)  # what to write, merged over the batch
 
 
-def _follow_order(uow: UnitOfWork, order_id: int, current: OrderStatus, lines: Sequence[Any]) -> None:
-    """The order's status from its lines and shipments. ``current`` and ``lines``: the order's
-    status and lines as they stand in this transaction."""
+def _apply_steps(uow: UnitOfWork, steps: Sequence[tuple[_Moving, cb.TrackingEvent]]) -> None:
+    """Apply accepted status changes in time order: the shipment's new state, units out of stock
+    when first picked up, shipped/delivered counts on the order's lines, a timeline entry and an
+    event for each, the order's status following, the NDR policy. Reads and writes are per batch."""
     from ordermesh.adapters.db.orders import quantities_of
+    from ordermesh.services.inventory import StockLine, ship_in_transaction
+    from ordermesh.services.orders import Timeline, _announce
 
-    shipments = [ShipmentStatus(s.status) for s in repo(uow).for_order(order_id) if s.status != "cancelled"]
-    quantities = [quantities_of(line) for line in lines]
+    order_ids = {m.row.order_id for m, _ in steps}
+    orders, lines_of = uow.orders.lock_many(sorted(order_ids))
+    moves_units = {
+        m.row.id
+        for m, ev in steps
+        if ev.status is ShipmentStatus.DELIVERED or (m.row.picked_up_at is None and ev.status in SHIPPED)
+    }
+    shipment_lines = repo(uow).lines_of_many(sorted(moves_units))
+    siblings = repo(uow).statuses_for_orders(sorted(order_ids))
+    lines = {oid: {line.id: dict(line._mapping) for line in found} for oid, found in lines_of.items()}
+    status = {oid: OrderStatus(row.status) for oid, row in orders.items()}
+    locations = {loc.id: loc.spec.code for loc in uow.all_locations()}
+    timelines: dict[int, Timeline] = {}
+    line_counts: dict[int, dict[str, int]] = {}  # order line id -> its new counts
+    for m, ev in steps:
+        row, new, order_id = m.row, ev.status, m.row.order_id
+        counts = lines[order_id]
+        values: dict[str, Any] = {"status": new.value, "status_at": ev.at, "updated_at": uow.now}
+        attempts_before = m.ndr_attempts
+        if m.picked_up_at is None and new in SHIPPED:  # the units leave the building
+            units = shipment_lines.get(row.id, [])
+            ship_in_transaction(
+                uow,
+                [StockLine(x.sku, locations[row.location_id], x.quantity) for x in units],
+                reference=f"order:{order_id}",
+            )
+            values["picked_up_at"] = m.picked_up_at = ev.at
+            for x in units:
+                line = counts[x.order_line_id]
+                line["allocated"] -= x.quantity
+                line["shipped"] += x.quantity
+                line_counts.setdefault(line["id"], {}).update(allocated=line["allocated"], shipped=line["shipped"])
+        if new is ShipmentStatus.DELIVERED:
+            values["delivered_at"] = ev.at
+            for x in shipment_lines.get(row.id, []):
+                line = counts[x.order_line_id]
+                line["delivered"] += x.quantity
+                line_counts.setdefault(line["id"], {})["delivered"] = line["delivered"]
+        if new is ShipmentStatus.NDR:
+            m.ndr_attempts += 1
+            values["ndr_attempts"] = m.ndr_attempts
+        m.values.update(values)
+        siblings.setdefault(order_id, {})[row.id] = new.value
+        timeline = timelines.setdefault(order_id, Timeline(uow, order_id))
+        reason = f" ({ev.ndr_reason.value})" if ev.ndr_reason else ""
+        timeline.add(
+            f"shipment.{new.value}",
+            f"Shipment {shipment_number(row.id)} (AWB {row.awb}): {new.value.replace('_', ' ')}{reason}"
+            + (f" at {ev.location}" if ev.location else "")
+            + (f" — {ev.detail}" if ev.detail else ""),
+            {"shipment_id": row.id, "status": new.value, "carrier_status": ev.carrier_status},
+        )
+        uow.emit(events.Event(f"shipment.{new.value}", {"shipment_id": row.id, "order_id": order_id, "awb": row.awb}))
+        quantities = [quantities_of(SimpleNamespace(**line)) for line in counts.values()]
+        target = _order_follows(status[order_id], quantities, siblings[order_id].values())
+        if target is not None:
+            _announce(uow, order_id, timeline, [], [], status[order_id].value, target)
+            status[order_id] = target
+        if new is ShipmentStatus.NDR:
+            _ndr_policy(uow, row, ev, attempts_before, timeline)
+    repo(uow).update_many([{"id": m.row.id, **m.values} for m in {id(m): m for m, _ in steps}.values()])
+    if line_counts:
+        uow.orders.set_line_counts([{"id": line_id, **counted} for line_id, counted in line_counts.items()])
+    for order_id, now_status in status.items():
+        if now_status.value != orders[order_id].status:
+            uow.orders.update(order_id, status=now_status.value, updated_at=uow.now)
+    uow.orders.add_events_of({order_id: t.take() for order_id, t in timelines.items()})
+
+
+def _order_follows(
+    current: OrderStatus, quantities: Sequence[Any], shipment_statuses: Iterable[str]
+) -> OrderStatus | None:
+    """The status an order moves to from its lines' counts and its shipments' statuses, or None
+    when it stays."""
+    shipments = [ShipmentStatus(s) for s in shipment_statuses if s != "cancelled"]
+    returning = (ShipmentStatus.RTO_INITIATED, ShipmentStatus.RTO_IN_TRANSIT, ShipmentStatus.RTO_DELIVERED)
     if shipments and all(s is ShipmentStatus.RTO_DELIVERED for s in shipments):
         target = OrderStatus.RTO
     elif (
         shipments
-        and any(
-            s in (ShipmentStatus.RTO_INITIATED, ShipmentStatus.RTO_IN_TRANSIT, ShipmentStatus.RTO_DELIVERED)
-            for s in shipments
-        )
+        and any(s in returning for s in shipments)
         and current in (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED)
     ):
         target = current  # on its way back: the order says rto when every box is home
     else:
-        target = derive_status(quantities, holds=[], confirmed=True)
+        target = derive_status(list(quantities), holds=[], confirmed=True)
         if target is OrderStatus.ALLOCATED and shipments:
             target = OrderStatus.IN_FULFILMENT
     if target is current or not can_transition(current, target):
-        return
-    from ordermesh.services.orders import Timeline, _announce
-
-    uow.orders.update(order_id, status=target.value, updated_at=uow.now)
-    timeline = Timeline(uow, order_id)
-    _announce(uow, order_id, timeline, [], [], current.value, target)
-    timeline.flush()
+        return None
+    return target
 
 
-def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
+def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent, attempts_before: int, timeline: Any) -> None:
     policy = ndr_rules.NdrPolicy.from_dict((uow.tenant_settings().get("shipping") or {}).get("ndr") or {})
     decision = ndr_rules.next_step(
-        policy, row.ndr_attempts + 1, ev.ndr_reason or NdrReason.OTHER, ev.at.astimezone(IST).date()
+        policy, attempts_before + 1, ev.ndr_reason or NdrReason.OTHER, ev.at.astimezone(IST).date()
     )
     if decision.step is ndr_rules.NdrStep.RTO:
         uow.emit(
@@ -1127,9 +1175,7 @@ def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent) -> None:
                 {"shipment_id": row.id, "action": "rto", "automatic": True, "reason": decision.reason},
             )
         )
-        _note(
-            uow,
-            row.order_id,
+        timeline.add(
             "shipment.ndr_rto",
             f"Return to origin requested automatically: {decision.reason}",
             {"shipment_id": row.id},

@@ -312,3 +312,96 @@ def _set_settings(t: TenantCtx, settings: dict[str, Any]) -> None:
     with t.uow() as uow:
         uow.conn.execute(text("UPDATE tenants SET settings = :s WHERE id = :t"), {"s": json.dumps(settings), "t": t.id})
         uow.commit()
+
+
+def _state(t: TenantCtx, order_id: int, shipment_id: int) -> dict[str, Any]:
+    with t.uow(write=False) as uow:
+        order = uow.orders.get(order_id)
+        shipment = ShippingRepository(uow.conn, t.id).shipment(shipment_id)
+        assert order is not None
+        kinds = [e.kind for e in uow.orders.events(order_id)]
+    return {
+        "order": order.row.status,
+        "lines": [(x.sku_code, x.allocated, x.shipped, x.delivered) for x in order.lines],
+        "shipment": shipment.status,
+        "picked_up": shipment.picked_up_at is not None,
+        "delivered": shipment.delivered_at is not None,
+        "ndr_attempts": shipment.ndr_attempts,
+        "timeline": kinds[kinds.index("shipment.booked") + 1 :],
+    }
+
+
+def test_a_batch_of_scans_ends_exactly_where_the_same_scans_one_by_one_do(shop: TenantCtx, conn: cs.Sync) -> None:
+    """A poll brings many scans at once; they are applied set-based, in time order. The outcome —
+    shipments, orders, line counts, stock, timelines, results — must equal applying each scan alone."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from ordermesh.adapters.carriers import base as cb
+    from ordermesh.domain.statuses import NdrReason, ShipmentStatus
+
+    receive(shop, "KURTA", "PUN", 10)
+    receive(shop, "MUG", "PUN", 10)
+    booked = []
+    for n in range(6):
+        order_id = place(shop, f"B{n}")
+        shipment_id = packed(shop, order_id)
+        booked.append((order_id, shipment_id, shipping.book(conn, shipment_id).awb))
+    with shop.uow() as uow:
+        carrier_id = shipping.repo(uow).carrier("fleet").id
+    t0 = datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("Asia/Kolkata"))
+
+    def scans(awbs: list[str]) -> list[cb.TrackingEvent]:
+        a, b, c = awbs
+        at = [t0 + timedelta(hours=h) for h in range(6)]
+        s = ShipmentStatus
+        return [
+            cb.TrackingEvent(a, s.PICKED_UP, "PKD", at[1], "Pune hub"),
+            cb.TrackingEvent(a, s.IN_TRANSIT, "TRN", at[2], "Bhiwandi"),
+            cb.TrackingEvent(a, s.IN_TRANSIT, "TRN", at[2], "Bhiwandi"),  # the carrier sent it twice
+            cb.TrackingEvent(a, s.DELIVERED, "DLV", at[4], "Bengaluru"),
+            cb.TrackingEvent(a, s.IN_TRANSIT, "TRN", at[5], "late scan"),  # after delivery: kept, not applied
+            cb.TrackingEvent(b, s.PICKED_UP, "PKD", at[1]),
+            cb.TrackingEvent(b, s.NDR, "UD", at[3], detail="door locked", ndr_reason=NdrReason.CUSTOMER_UNAVAILABLE),
+            cb.TrackingEvent(b, s.NDR, "UD", at[4], detail="again", ndr_reason=NdrReason.CUSTOMER_UNAVAILABLE),
+            cb.TrackingEvent(b, s.NDR, "UD", at[5], detail="third", ndr_reason=NdrReason.CUSTOMER_UNAVAILABLE),
+            cb.TrackingEvent(c, s.OUT_FOR_DELIVERY, "OFD", at[3]),  # no pickup scan seen: units leave now
+            cb.TrackingEvent(c, s.PICKED_UP, "PKD", at[2]),  # earlier in time, listed later
+            cb.TrackingEvent("PF99999999", s.IN_TRANSIT, "TRN", at[2]),  # none of ours
+        ]
+
+    batch, alone = booked[:3], booked[3:]
+    # when: one set of shipments gets its scans in one call, the other one scan per call
+    with shop.uow() as uow:
+        together = shipping.record_tracking(uow, carrier_id, scans([awb for _, _, awb in batch]), "poll")
+        uow.commit()
+    one_by_one = shipping.TrackingResult()
+    for ev in sorted(scans([awb for _, _, awb in alone]), key=lambda e: e.at):
+        with shop.uow() as uow:
+            got = shipping.record_tracking(uow, carrier_id, [ev], "poll")
+            uow.commit()
+        one_by_one.recorded += got.recorded
+        one_by_one.changed += got.changed
+        one_by_one.unknown += [a for a in got.unknown if a not in one_by_one.unknown]
+    # then: the same counts, and every shipment and order where its twin is
+    assert (together.recorded, together.changed, together.unknown) == (10, 9, ["PF99999999"])
+    assert (one_by_one.recorded, one_by_one.changed, one_by_one.unknown) == (10, 9, ["PF99999999"])
+    for (o1, s1, _), (o2, s2, _) in zip(batch, alone, strict=True):
+        assert _state(shop, o1, s1) == _state(shop, o2, s2)
+    first, second, third = (_state(shop, o, s) for o, s, _ in batch)
+    assert (first["order"], first["shipment"], first["lines"]) == (
+        "delivered",
+        "delivered",
+        [("KURTA", 0, 2, 2), ("MUG", 0, 1, 1)],
+    )
+    assert (second["shipment"], second["ndr_attempts"]) == ("ndr", 3) and "shipment.ndr_rto" in second["timeline"]
+    assert (third["order"], third["shipment"], third["picked_up"]) == ("shipped", "out_for_delivery", True)
+    with shop.uow(write=False) as uow:
+        assert inventory.check_ledger(uow) == []
+        topics = [
+            r.topic
+            for r in uow.conn.execute(text("SELECT topic FROM outbox WHERE tenant_id = :t ORDER BY id"), {"t": shop.id})
+            if r.topic.startswith("shipment.") and r.topic != "shipment.booked"
+        ]
+    assert len(topics) == 2 * 10  # every applied scan's event (and each automatic RTO), for both sets alike
+    assert stock(shop, "KURTA") == (20 - 12, 0)  # all six shipments' units left; nothing still promised

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -223,6 +223,28 @@ class OrderRepository:
         allocs = list(self.conn.execute(_ALLOCATIONS_OF, keys)) if allocations else []
         return OrderRow(row, lines, allocs)
 
+    def lock_many(self, order_ids: Sequence[int]) -> tuple[dict[int, Any], dict[int, list[Any]]]:
+        """Several orders locked (in id order) with their lines: two statements. Returns (order rows
+        by id, lines by order id in line order)."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return {}, {}
+        rows = self.conn.execute(
+            select(ORDERS)
+            .where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id.in_(ids))
+            .order_by(ORDERS.c.id)
+            .with_for_update()
+        )
+        orders = {r.id: r for r in rows}
+        lines: dict[int, list[Any]] = {}
+        for line in self.conn.execute(
+            select(LINES)
+            .where(LINES.c.tenant_id == self.tenant_id, LINES.c.order_id.in_(ids))
+            .order_by(LINES.c.order_id, LINES.c.line_no)
+        ):
+            lines.setdefault(line.order_id, []).append(line)
+        return orders, lines
+
     def update(self, order_id: int, **values: Any) -> None:
         self.conn.execute(
             update(ORDERS).where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id == order_id).values(**values)
@@ -262,6 +284,12 @@ class OrderRepository:
             .where(ALLOCS.c.tenant_id == self.tenant_id, ALLOCS.c.id == allocation_id)
             .values(quantity=ALLOCS.c.quantity - by)
         )
+
+    def add_events_of(self, by_order: Mapping[int, Sequence[dict[str, Any]]]) -> None:
+        """Timeline entries of several orders in one statement."""
+        rows = [{"tenant_id": self.tenant_id, "order_id": oid, **e} for oid, events in by_order.items() for e in events]
+        if rows:
+            self.conn.execute(_INSERT_EVENTS, rows)
 
     def add_events(self, order_id: int, events: Sequence[dict[str, Any]]) -> None:
         if events:

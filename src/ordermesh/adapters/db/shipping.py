@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -112,6 +112,23 @@ class ShippingRepository:
             q = q.with_for_update()
         return self.conn.execute(q).first()
 
+    def by_awbs(self, carrier_id: int, awbs: Sequence[str]) -> dict[str, Any]:
+        """The carrier's shipments with these AWBs, locked, by AWB: one statement, rows locked in id
+        order (as every batch locks them, so two batches cannot deadlock on each other)."""
+        if not awbs:
+            return {}
+        q = (
+            select(SHIPMENTS)
+            .where(
+                SHIPMENTS.c.tenant_id == self.tenant_id,
+                SHIPMENTS.c.carrier_id == carrier_id,
+                SHIPMENTS.c.awb.in_(sorted(set(awbs))),
+            )
+            .order_by(SHIPMENTS.c.id)
+            .with_for_update()
+        )
+        return {r.awb: r for r in self.conn.execute(q)}
+
     def by_token(self, token: str) -> Any:
         return self.conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_token == token)).first()
 
@@ -149,6 +166,50 @@ class ShippingRepository:
             .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.id == shipment_id)
             .values(**values)
         )
+
+    def update_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Each row: ``id`` and the new values of that shipment; rows with the same columns go in one
+        executemany."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for r in rows:
+            columns = tuple(sorted(k for k in r if k != "id"))
+            by_columns.setdefault(columns, []).append({**{f"v_{k}": r[k] for k in columns}, "v_id": r["id"]})
+        for columns, params in by_columns.items():
+            stmt = (
+                update(SHIPMENTS)
+                .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.id == bindparam("v_id"))
+                .values({k: bindparam(f"v_{k}") for k in columns})
+            )
+            self.conn.execute(stmt, params)
+
+    def lines_of_many(self, shipment_ids: Sequence[int]) -> dict[int, list[Any]]:
+        """The lines (order line, SKU code, quantity) of several shipments, by shipment id."""
+        found: dict[int, list[Any]] = {}
+        if not shipment_ids:
+            return found
+        rows = self.conn.execute(
+            select(SLINES.c.shipment_id, SLINES.c.order_line_id, SLINES.c.quantity, SKUS.c.code.label("sku"))
+            .join(SKUS, SKUS.c.id == SLINES.c.sku_id)
+            .where(SLINES.c.tenant_id == self.tenant_id, SLINES.c.shipment_id.in_(sorted(set(shipment_ids))))
+            .order_by(SLINES.c.shipment_id, SLINES.c.id)
+        )
+        for r in rows:
+            found.setdefault(r.shipment_id, []).append(r)
+        return found
+
+    def statuses_for_orders(self, order_ids: Sequence[int]) -> dict[int, dict[int, str]]:
+        """order id -> {shipment id: status} for every shipment of these orders."""
+        found: dict[int, dict[int, str]] = {}
+        if not order_ids:
+            return found
+        rows = self.conn.execute(
+            select(SHIPMENTS.c.order_id, SHIPMENTS.c.id, SHIPMENTS.c.status).where(
+                SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.order_id.in_(sorted(set(order_ids)))
+            )
+        )
+        for r in rows:
+            found.setdefault(r.order_id, {})[r.id] = r.status
+        return found
 
     def for_order(self, order_id: int) -> list[Any]:
         return list(
@@ -242,6 +303,19 @@ class ShippingRepository:
         )
 
     # -- tracking events --------------------------------------------------------------------
+
+    def add_events(self, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
+        """Keep scans, one statement for all; returns the (shipment id, dedupe key) of those not
+        recorded before (carriers resend them; a repeat within ``rows`` is kept once)."""
+        if not rows:
+            return set()
+        ins = pg_insert(SEVENTS) if self.dialect == "postgresql" else sqlite_insert(SEVENTS)
+        stmt = (
+            ins.values([{"tenant_id": self.tenant_id, **r} for r in rows])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "shipment_id", "dedupe_key"])
+            .returning(SEVENTS.c.shipment_id, SEVENTS.c.dedupe_key)
+        )
+        return {(int(r[0]), str(r[1])) for r in self.conn.execute(stmt)}
 
     def add_event(self, shipment_id: int, values: dict[str, Any]) -> bool:
         """Keep a scan; False when this scan was recorded before (carriers resend them)."""
