@@ -85,8 +85,8 @@ def api_key(url: str, tenant_id: int) -> str:
         c.close()
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ORDERMESH_DATABASE_URL": url}
+def start_server(url: str, port: int, workers: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ORDERMESH_DATABASE_URL": url, **(extra_env or {})}
     cmd = [str(ORDERMESH), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen([*cmd, "--no-worker", "--log-level", "warning"], env=env, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     )
     webhooks_inline: bool = Field(
         True,
-        description="Process a channel's webhook in the request that received it (false: store it, answer at once, "
-        "and leave processing to the workers)",
+        description="Process a channel's webhook or a carrier's tracking push in the request that received it "
+        "(false: store it, answer at once, and leave processing to the workers, which apply tracking pushes in batches)",
     )
     channel_poll_minutes: float = Field(5.0, description="How often the worker pulls orders from each channel")
     inventory_push_seconds: float = Field(
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     )
     tracking_poll_minutes: float = Field(
         30.0, description="How often the worker asks carriers without tracking webhooks for their shipments' scans"
+    )
+    tracking_inbox_seconds: float = Field(
+        1.0,
+        description="How often the worker applies queued carrier tracking pushes, in batches "
+        "(when webhooks are not processed inline)",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -267,6 +267,13 @@ def test_shiprocket_books_and_its_webhook_is_checked_by_token(api: Api, fake: Fa
     assert ok(api.client.post(url, content=stranger, headers={"x-api-key": "sr-token"}))["unknown"] == ["999999999"]
     r = api.client.post(url, content=b"not json", headers={"x-api-key": "sr-token"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+    # every push is kept: the unreadable one with its reason, and it can be queued again
+    [failed] = ok(api.get("/api/v1/tracking-pushes", params={"state": "failed"}))
+    assert (failed["carrier"], failed["body"]) == ("sr", "not json") and failed["error"]
+    assert len(ok(api.get("/api/v1/tracking-pushes"))) == 4
+    assert api.post(f"/api/v1/tracking-pushes/{failed['id']}/retry").status_code == 202
+    assert api.post(f"/api/v1/tracking-pushes/{failed['id']}/retry").status_code == 409  # queued already
+    assert api.get("/api/v1/tracking-pushes", params={"state": "lost"}).status_code == 422
     r = api.client.post(f"/webhooks/carriers/{api.tenant.code}/nobody", content=picked)
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "carrier"
 

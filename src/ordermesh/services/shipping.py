@@ -13,6 +13,7 @@ Calls to carriers never run inside a transaction other writers wait on: read, ca
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from ordermesh.services.channel_sync import Sync
 from ordermesh.services.common import require
 
 IST = ZoneInfo("Asia/Kolkata")
+log = logging.getLogger("ordermesh.shipping")
 CARRIER_KINDS = ("shiprocket", "delhivery", "rate_card")
 SHIPPED = frozenset(
     {
@@ -960,6 +962,7 @@ class TrackingResult:
     recorded: int = 0
     changed: int = 0
     unknown: list[str] = field(default_factory=list)
+    queued: bool = False  # stored for the workers to apply (webhooks not processed inline)
 
 
 def record_tracking(uow: UnitOfWork, carrier_id: int, found: Sequence[cb.TrackingEvent], source: str) -> TrackingResult:
@@ -1185,10 +1188,14 @@ def _ndr_policy(uow: UnitOfWork, row: Any, ev: cb.TrackingEvent, attempts_before
 def receive_carrier_webhook(
     sync: Sync, tenant_code: str, carrier_code: str, headers: Mapping[str, str], body: bytes
 ) -> TrackingResult:
-    """A carrier's tracking push: authenticated with its token or signature, then recorded. An AWB
-    that is none of ours is kept in an ``unknown_awb`` alert and named in ``unknown``."""
+    """A carrier's tracking push: authenticated with its token or signature, then stored raw in
+    the carrier inbox. Processed inline (the default), it is applied in the same transaction that
+    stores it; queued (``sync.inline`` false), it waits for the workers, which apply pushes in
+    batches (:func:`drain_pushes`). A push that cannot be applied is kept, failed, with its error.
+    An AWB that is none of ours is kept in an ``unknown_awb`` alert and named in ``unknown``."""
     from ordermesh.domain.errors import Unauthorized
 
+    kept = _kept_headers(headers)
     with sync.uow(tenant_id=None) as uow:
         tenant = uow.tenants.by_code(tenant_code)
         if tenant is None:
@@ -1202,10 +1209,128 @@ def receive_carrier_webhook(
             adapter.verify_webhook(headers, body)
         except cb.BadSignature as e:
             raise Unauthorized(f"carrier webhook check failed: {e}") from None
-        found = adapter.parse_webhook(headers, body)
-        result = record_tracking(uow, row.id, found, "webhook")
+        if not sync.inline:
+            repo(uow).store_push(row.id, kept, body, uow.now, state="received")
+            uow.commit()
+            return TrackingResult(queued=True)
+        try:
+            result = record_tracking(uow, row.id, adapter.parse_webhook(headers, body), "webhook")
+            repo(uow).store_push(row.id, kept, body, uow.now, state="processed")
+            uow.commit()
+            return result
+        except Exception as e:
+            failure = e
+    # Not applied: the push is kept, failed, with the reason, in a transaction of its own.
+    with sync.uow(tenant_id=tenant.id) as uow:
+        repo(uow).store_push(row.id, kept, body, uow.now, state="failed", error=_reason(failure))
         uow.commit()
-    return result
+    raise failure
+
+
+_SECRET_HEADER_PARTS = ("auth", "token", "key", "secret", "signature", "cookie")
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A push's headers as kept with it: none that could carry a credential."""
+    return {k.lower(): v for k, v in headers.items() if not any(p in k.lower() for p in _SECRET_HEADER_PARTS)}
+
+
+def _reason(e: Exception) -> str:
+    return str(e) if isinstance(e, DomainError | RemoteError) else f"{type(e).__name__}: {e}"
+
+
+def drain_pushes(sync: Sync, *, batch: int = 500) -> int:
+    """Apply queued tracking pushes, oldest first, ``batch`` at a time: each batch in one
+    transaction, its scans applied set-based. A push that cannot be read is marked failed and the
+    rest go on; should applying the batch fail as a whole, its pushes are applied one at a time, so
+    only the bad one stays failed. Pushes another worker holds are skipped. Returns how many pushes
+    were taken."""
+    taken = 0
+    while True:
+        with sync.unit() as uow:
+            items = repo(uow).take_pushes(batch)
+            if not items:
+                return taken
+            carriers = {c.id: c for c in repo(uow).carriers()}
+            unread: list[tuple[int, str]] = []
+            read: list[int] = []
+            scans: dict[int, list[cb.TrackingEvent]] = {}
+            for item in items:
+                try:
+                    adapter = sync.connections.carrier(carriers[item.carrier_id])
+                    scans.setdefault(item.carrier_id, []).extend(adapter.parse_webhook(item.headers, item.body))
+                    read.append(item.id)
+                except Exception as e:
+                    unread.append((item.id, f"cannot read the push: {_reason(e)}"))
+            try:
+                for carrier_id, found in scans.items():
+                    record_tracking(uow, carrier_id, found, "webhook")
+            except Exception:
+                log.exception("a batch of %d tracking pushes failed; applying them one at a time", len(items))
+            else:
+                repo(uow).finish_pushes(read, "processed", None, uow.now)
+                for push_id, error in unread:
+                    repo(uow).finish_pushes([push_id], "failed", error, uow.now)
+                uow.commit()
+                taken += len(items)
+                continue
+        for item in items:
+            _apply_push(sync, item.id)
+        taken += len(items)
+
+
+def _apply_push(sync: Sync, push_id: int) -> None:
+    """One queued push on its own: applied, or marked failed with the reason."""
+    try:
+        with sync.unit() as uow:
+            item = repo(uow).push(push_id)
+            if item is None or item.state != "received":
+                return
+            carrier = repo(uow).carrier_by_id(item.carrier_id)
+            assert carrier is not None
+            found = sync.connections.carrier(carrier).parse_webhook(item.headers, item.body)
+            record_tracking(uow, item.carrier_id, found, "webhook")
+            repo(uow).finish_pushes([push_id], "processed", None, uow.now)
+            uow.commit()
+    except Exception as e:
+        log.warning("tracking push %s failed: %s", push_id, e)
+        with sync.unit() as uow:
+            repo(uow).finish_pushes([push_id], "failed", _reason(e), uow.now)
+            uow.commit()
+
+
+def tracking_pushes(uow: UnitOfWork, *, state: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    """The carrier inbox, newest first: what each push was, its state and error."""
+    require(uow.actor, Permission.SHIPPING_READ)
+    if state is not None and state not in ("received", "processed", "failed"):
+        raise ValidationFailed("state must be received, processed or failed", field="state")
+    codes = {c.id: c.code for c in repo(uow).carriers()}
+    return [
+        {
+            "id": r.id,
+            "carrier": codes.get(r.carrier_id, str(r.carrier_id)),
+            "state": r.state,
+            "error": r.error,
+            "attempts": r.attempts,
+            "received_at": r.received_at,
+            "processed_at": r.processed_at,
+            "body": r.body.decode("utf-8", "replace")[:4000],
+        }
+        for r in repo(uow).pushes(state=state, limit=limit)
+    ]
+
+
+def retry_push(uow: UnitOfWork, push_id: int) -> None:
+    """Queue a failed push again (once what failed it is put right); the workers apply it."""
+    require(uow.actor, Permission.SHIPPING_WRITE)
+    item = repo(uow).push(push_id)
+    if item is None:
+        raise NotFound(f"tracking push {push_id} not found", field="push")
+    if item.state != "failed":
+        raise Conflict(f"tracking push {push_id} is {item.state}; only a failed push is retried", field="push")
+    repo(uow).finish_pushes([push_id], "received", None, uow.now)
+    uow.audit("shipping.push_retried", "carrier_push", str(push_id), before={"error": item.error})
+    uow.commit()
 
 
 def poll_tracking(sync: Sync, carrier: str) -> TrackingResult:

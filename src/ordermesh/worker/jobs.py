@@ -27,6 +27,9 @@ class Job:
     run: Callable[[UnitOfWork], object] = lambda uow: None  # per tenant, in that tenant's unit of work
     # per tenant, for jobs that call channels: they open their own units of work around the calls
     run_calling: Callable[[Container, int], object] | None = None
+    # a run_calling job that calls no one (it only needs units of work of its own): it runs on the
+    # worker's main thread, never queued behind a slow channel or carrier
+    local: bool = False
 
 
 def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
@@ -74,6 +77,14 @@ def _poll_tracking(container: Container, tenant_id: int) -> None:
             log.exception("tracking poll of carrier %s failed for tenant %s", code, tenant_id)
 
 
+def _drain_pushes(container: Container, tenant_id: int) -> None:
+    """Apply the tenant's queued carrier tracking pushes, in batches."""
+    from ordermesh.services import shipping
+    from ordermesh.worker.handlers import sync_of
+
+    shipping.drain_pushes(sync_of(container, tenant_id, single_try=False))
+
+
 def _missed_pickups(uow: UnitOfWork) -> object:
     from ordermesh.services.shipping import check_missed_pickups
 
@@ -95,6 +106,12 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
         ),
         Job("inventory_reconcile", timedelta(days=1), run_calling=_each_connected_channel("reconcile")),
         Job("tracking_poll", timedelta(minutes=settings.tracking_poll_minutes), run_calling=_poll_tracking),
+        Job(
+            "tracking_inbox",
+            timedelta(seconds=settings.tracking_inbox_seconds),
+            run_calling=_drain_pushes,
+            local=True,
+        ),
         Job("missed_pickups", timedelta(minutes=15), _missed_pickups),
     )
 

@@ -56,7 +56,8 @@ class Worker:
         unreachable channel never holds up the events; one such job at a time."""
         ran = []
         for job in self.jobs:
-            if background and job.run_calling is not None and self._calling_busy.is_set():
+            calls_out = job.run_calling is not None and not job.local
+            if background and calls_out and self._calling_busy.is_set():
                 continue  # the previous calling job is still at it; this one is taken next time
             with self.container.uow(tenant_id=None) as uow:
                 taken = take_job(uow.conn, job.name, uow.now, job.every)
@@ -65,7 +66,7 @@ class Worker:
             if not taken:
                 continue
             ran.append(job.name)
-            if background and job.run_calling is not None:
+            if background and calls_out:
                 self._calling_busy.set()
                 threading.Thread(target=self._run_job, args=(job, ids), name=f"job-{job.name}", daemon=True).start()
             else:

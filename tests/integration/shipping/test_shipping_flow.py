@@ -405,3 +405,95 @@ def test_a_batch_of_scans_ends_exactly_where_the_same_scans_one_by_one_do(shop: 
         ]
     assert len(topics) == 2 * 10  # every applied scan's event (and each automatic RTO), for both sets alike
     assert stock(shop, "KURTA") == (20 - 12, 0)  # all six shipments' units left; nothing still promised
+
+
+def sr_push(awb: str, code: str, label: str, at: str) -> bytes:
+    """A Shiprocket tracking push with one scan (at as 'dd mm yyyy HH:MM:SS')."""
+    return json.dumps(
+        {
+            "awb": awb,
+            "current_status": label.upper(),
+            "shipment_status": label,
+            "shipment_status_id": int(code),
+            "current_timestamp": at,
+            "scans": [
+                {
+                    "date": at[6:10] + "-" + at[3:5] + "-" + at[0:2] + at[10:],
+                    "status": code,
+                    "activity": label,
+                    "location": "Bengaluru",
+                    "sr-status": code,
+                    "sr-status-label": label,
+                }
+            ],
+        }
+    ).encode()
+
+
+def pushes(t: TenantCtx) -> list[dict[str, Any]]:
+    with t.uow(write=False) as uow:
+        return list(reversed(shipping.tracking_pushes(uow, state=None)))
+
+
+def test_queued_tracking_pushes_are_stored_then_applied_in_batches(
+    shop: TenantCtx, conn: cs.Sync, fake: FakeShiprocket
+) -> None:
+    add_shiprocket(shop, fake)
+    _set_settings(shop, {"shipping": {"pickup_names": {"PUN": "Pune Warehouse"}}})
+    first, second = (place(shop, ext) for ext in ("Q1", "Q2"))
+    awbs = [shipping.book(conn, packed(shop, o), carrier="sr").awb for o in (first, second)]
+    queued = cs.Sync(conn.uow, conn.connections, conn.tenant_id, inline=False)
+    token = {"x-api-key": "sr-token", "content-type": "application/json"}
+    # when: three pushes arrive while no worker runs, one of them not JSON
+    got = [
+        shipping.receive_carrier_webhook(
+            queued, shop.code, "sr", token, sr_push(awbs[0], "42", "PICKED UP", "27 11 2026 10:00:00")
+        ),
+        shipping.receive_carrier_webhook(queued, shop.code, "sr", token, b"{not json"),
+        shipping.receive_carrier_webhook(
+            queued, shop.code, "sr", token, sr_push(awbs[1], "42", "PICKED UP", "27 11 2026 11:00:00")
+        ),
+    ]
+    # then: stored, answered at once, nothing applied yet, and no credential kept with them
+    assert all(g.queued and g.recorded == 0 for g in got)
+    assert [p["state"] for p in pushes(shop)] == ["received"] * 3
+    assert order_status(shop, first) != "shipped"
+    with shop.uow(write=False) as uow:
+        kept = shipping.repo(uow).push(pushes(shop)[0]["id"]).headers
+    assert kept == {"content-type": "application/json"}
+    # when: a worker drains the inbox
+    assert shipping.drain_pushes(conn) == 3
+    # then: both good pushes applied in one batch, the bad one kept with its reason
+    states = pushes(shop)
+    assert [p["state"] for p in states] == ["processed", "failed", "processed"]
+    assert states[1]["error"].startswith("cannot read the push")
+    assert order_status(shop, first) == order_status(shop, second) == "shipped"
+    assert shipping.drain_pushes(conn) == 0  # nothing waits
+    # a failed push can be queued again, and is then taken once more
+    with shop.uow() as uow:
+        shipping.retry_push(uow, states[1]["id"])
+    with shop.uow() as uow, pytest.raises(Conflict):
+        shipping.retry_push(uow, states[0]["id"])  # a processed push is not retried
+    assert shipping.drain_pushes(conn) == 1
+    assert [p["state"] for p in pushes(shop)] == ["processed", "failed", "processed"]
+
+
+def test_a_push_applied_inline_is_kept_and_one_that_fails_is_kept_with_its_error(
+    shop: TenantCtx, conn: cs.Sync, fake: FakeShiprocket
+) -> None:
+    from ordermesh.adapters.remote import BadPayload
+
+    add_shiprocket(shop, fake)
+    _set_settings(shop, {"shipping": {"pickup_names": {"PUN": "Pune Warehouse"}}})
+    order_id = place(shop, "I1")
+    awb = shipping.book(conn, packed(shop, order_id), carrier="sr").awb
+    token = {"x-api-key": "sr-token"}
+    applied = shipping.receive_carrier_webhook(
+        conn, shop.code, "sr", token, sr_push(awb, "42", "PICKED UP", "27 11 2026 10:00:00")
+    )
+    with pytest.raises(BadPayload):
+        shipping.receive_carrier_webhook(conn, shop.code, "sr", token, b"[1, 2")
+    assert (applied.queued, applied.changed) == (False, 1) and order_status(shop, order_id) == "shipped"
+    kept = pushes(shop)
+    assert [p["state"] for p in kept] == ["processed", "failed"] and kept[1]["body"] == "[1, 2"
+    assert shipping.drain_pushes(conn) == 0  # the workers have nothing to do with either

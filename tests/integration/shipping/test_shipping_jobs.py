@@ -122,6 +122,27 @@ def test_tracking_poll_interval_is_a_setting() -> None:
     )
 
 
+def test_the_tracking_inbox_job_applies_queued_pushes(shop: TenantCtx, conn: cs.Sync, fake: FakeShiprocket) -> None:
+    # given: a push stored while webhooks are queued for the workers
+    order_id = place(shop, "Q1")
+    shipment_id = packed(shop, order_id)
+    booked = shipping.book(conn, shipment_id, carrier="sr")
+    queued = cs.Sync(conn.uow, conn.connections, conn.tenant_id, inline=False)
+    push(queued, shop, fake, booked.awb, "42", "PICKED UP", "Shipment picked up", datetime(2026, 11, 27, 10, 0))
+    assert shipment(shop, shipment_id).status == "ready_to_ship"
+    drain = job("tracking_inbox")
+    assert drain.every == timedelta(seconds=1) and drain.run_calling is not None
+    # when: the worker runs the job for the tenant
+    drain.run_calling(shop.container, shop.id)
+    # then: the push is applied and marked so
+    assert shipment(shop, shipment_id).status == "picked_up" and order_status(shop, order_id) == "shipped"
+    with shop.uow(write=False) as uow:
+        assert [p["state"] for p in shipping.tracking_pushes(uow, state=None)] == ["processed"]
+    assert next(j for j in jobs_for(load_settings(tracking_inbox_seconds=0.2)) if j.name == "tracking_inbox").every == (
+        timedelta(seconds=0.2)
+    )
+
+
 def test_missed_pickups_opens_an_alert_after_the_cutoff(shop: TenantCtx, conn: cs.Sync) -> None:
     missed = job("missed_pickups")
     assert missed.every == timedelta(minutes=15) and missed.run_calling is None

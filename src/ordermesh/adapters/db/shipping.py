@@ -17,6 +17,7 @@ CARRIERS = t.Carrier.__table__
 SHIPMENTS = t.Shipment.__table__
 SLINES = t.ShipmentLine.__table__
 SEVENTS = t.ShipmentEvent.__table__
+PUSHES = t.CarrierInbox.__table__
 COUNTERS = t.InvoiceCounter.__table__
 INVOICES = t.Invoice.__table__
 MANIFESTS = t.Manifest.__table__
@@ -303,6 +304,69 @@ class ShippingRepository:
         )
 
     # -- tracking events --------------------------------------------------------------------
+
+    # -- the carrier inbox: tracking pushes stored raw ---------------------------------------
+
+    def store_push(
+        self,
+        carrier_id: int,
+        headers: dict[str, Any],
+        body: bytes,
+        now: datetime,
+        *,
+        state: str,
+        error: str | None = None,
+    ) -> int:
+        return int(
+            self.conn.execute(
+                insert(PUSHES)
+                .values(
+                    tenant_id=self.tenant_id,
+                    carrier_id=carrier_id,
+                    headers=headers,
+                    body=body,
+                    state=state,
+                    error=error[:4000] if error else None,
+                    attempts=0 if state == "received" else 1,
+                    received_at=now,
+                    processed_at=None if state == "received" else now,
+                )
+                .returning(PUSHES.c.id)
+            ).scalar_one()
+        )
+
+    def take_pushes(self, limit: int) -> list[Any]:
+        """The oldest pushes waiting, locked for this transaction; pushes another worker holds are
+        skipped (PostgreSQL), so several workers drain side by side."""
+        q = (
+            select(PUSHES)
+            .where(PUSHES.c.tenant_id == self.tenant_id, PUSHES.c.state == "received")
+            .order_by(PUSHES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.conn.execute(q))
+
+    def push(self, push_id: int) -> Any:
+        return self.conn.execute(
+            select(PUSHES).where(PUSHES.c.tenant_id == self.tenant_id, PUSHES.c.id == push_id)
+        ).first()
+
+    def finish_pushes(self, ids: Sequence[int], state: str, error: str | None, now: datetime) -> None:
+        if ids:
+            self.conn.execute(
+                update(PUSHES)
+                .where(PUSHES.c.tenant_id == self.tenant_id, PUSHES.c.id.in_(list(ids)))
+                .values(
+                    state=state, error=error[:4000] if error else None, attempts=PUSHES.c.attempts + 1, processed_at=now
+                )
+            )
+
+    def pushes(self, *, state: str | None, limit: int) -> list[Any]:
+        q = select(PUSHES).where(PUSHES.c.tenant_id == self.tenant_id).order_by(PUSHES.c.id.desc()).limit(limit)
+        if state is not None:
+            q = q.where(PUSHES.c.state == state)
+        return list(self.conn.execute(q))
 
     def add_events(self, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str]]:
         """Keep scans, one statement for all; returns the (shipment id, dedupe key) of those not

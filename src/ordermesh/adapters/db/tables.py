@@ -656,6 +656,24 @@ class ShipmentEvent(Base):
     recorded_at: Mapped[datetime]
 
 
+class CarrierInbox(Base):
+    """Every tracking push a carrier sends, stored raw before it is parsed: applied in the request
+    (the default) or, queued, by the workers in batches."""
+
+    __tablename__ = "carrier_inbox"
+    __table_args__ = (Index("ix_carrier_inbox_tenant_state", "tenant_id", "state", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carriers.id"))
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10))  # received | processed | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
 class InvoiceCounter(Base):
     """The last invoice number issued per GSTIN and financial year: numbers are gap-free because
     the next one is taken in the transaction that issues the invoice."""

@@ -444,6 +444,35 @@ def ndr_queue(uow: UowDep) -> list[dict[str, Any]]:
     return shipping.ndr_queue(uow)
 
 
+class TrackingPushOut(BaseModel):
+    id: int
+    carrier: str
+    state: Literal["received", "processed", "failed"]
+    error: str | None
+    attempts: int
+    received_at: datetime
+    processed_at: datetime | None
+    body: str = Field(description="the push as the carrier sent it (first 4,000 characters)")
+
+
+@router.get("/tracking-pushes", response_model=list[TrackingPushOut])
+def tracking_pushes(
+    uow: UowDep,
+    state: Literal["received", "processed", "failed"] | None = None,
+    limit: int = Query(50, ge=1, le=200),
+) -> list[dict[str, Any]]:
+    """The carrier inbox, newest first: every tracking push as it came, its state and, for a failed
+    one, why (``state=failed`` for those to look at)."""
+    return shipping.tracking_pushes(uow, state=state, limit=limit)
+
+
+@router.post("/tracking-pushes/{push_id}/retry", status_code=202)
+def retry_tracking_push(push_id: Annotated[int, Path(ge=1, le=2**63 - 1)], uow: UowDep) -> dict[str, Any]:
+    """Queue a failed push again, once what failed it is put right; the workers apply it."""
+    shipping.retry_push(uow, push_id)
+    return {"id": push_id, "state": "received"}
+
+
 class NdrAddressIn(Input):
     name: str = Field(min_length=1, max_length=200)
     line1: str = Field(min_length=1, max_length=300)
@@ -510,16 +539,24 @@ class CarrierWebhookOut(BaseModel):
     recorded: int
     changed: int
     unknown: list[str] = Field(description="AWBs the push named that are not ours")
+    queued: bool = Field(False, description="stored for the workers to apply (202); false: applied already (200)")
 
 
-@webhooks.post("/webhooks/carriers/{tenant}/{carrier}", response_model=CarrierWebhookOut)
-async def carrier_webhook(tenant: str, carrier: str, request: Request, container: ContainerDep) -> dict[str, Any]:
+@webhooks.post(
+    "/webhooks/carriers/{tenant}/{carrier}",
+    response_model=CarrierWebhookOut,
+    responses={202: {"description": "Stored; the workers apply it (ORDERMESH_WEBHOOKS_INLINE=false)"}},
+)
+async def carrier_webhook(
+    tenant: str, carrier: str, request: Request, response: Response, container: ContainerDep
+) -> dict[str, Any]:
     """Where a carrier pushes tracking (Shiprocket, Delhivery). No API key: the carrier's token
-    (``webhook_token`` of the carrier account) authenticates it; a wrong or missing one is 401."""
+    (``webhook_token`` of the carrier account) authenticates it; a wrong or missing one is 401.
+    Every push is stored raw; one that cannot be applied is kept, failed, with its error."""
     from starlette.concurrency import run_in_threadpool
 
     body = await request.body()
-    sync = cs.Sync(container.uow, container.connections, 0)
+    sync = cs.Sync(container.uow, container.connections, 0, inline=container.settings.webhooks_inline)
     try:
         got = await run_in_threadpool(
             shipping.receive_carrier_webhook, sync, tenant, carrier, dict(request.headers), body
@@ -528,7 +565,9 @@ async def carrier_webhook(tenant: str, carrier: str, request: Request, container
         raise ValidationFailed(str(e), field="body") from None
     except RemoteError as e:
         raise ValidationFailed(f"the push cannot be read: {e}", field="body") from None
-    return {"recorded": got.recorded, "changed": got.changed, "unknown": got.unknown}
+    if got.queued:
+        response.status_code = 202
+    return {"recorded": got.recorded, "changed": got.changed, "unknown": got.unknown, "queued": got.queued}
 
 
 # -- public tracking --------------------------------------------------------------------------
