@@ -1201,7 +1201,7 @@ def receive_carrier_webhook(
         if tenant is None:
             raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
         uow.use_tenant(tenant.id, tenant)
-        row = repo(uow).carrier(carrier_code)
+        row = uow.carrier(carrier_code)  # from this process's cache while the tenant's carriers are unchanged
         if row is None:
             raise NotFound(f"carrier '{carrier_code}' not found", field="carrier")
         adapter = sync.connections.carrier(row)

@@ -112,18 +112,21 @@ class StagedIds:
 
 @dataclass
 class TenantConfig:
-    """A tenant's channels (by code) and locations as they were at one configuration version."""
+    """A tenant's channels and carrier accounts (by code) and locations as they were at one
+    configuration version."""
 
     version: int
     channels: dict[str, Any] = field(default_factory=dict)
     locations: list[Any] | None = None
     all_channels: list[Any] | None = None
+    carriers: dict[str, Any] = field(default_factory=dict)
 
 
 class ConfigCache:
     """Per process, shared by a container's units of work: each tenant's configuration at the
     newest version seen. Entries are keyed by the tenant's config_version, which triggers bump on
-    every change to a channel or location, so an entry is never used once it is out of date."""
+    every change to a channel, location or carrier account, so an entry is never used once it is
+    out of date."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -134,7 +137,7 @@ class ConfigCache:
         entry = self._entries.get(tenant_id)
         if entry is None or entry.version != version:
             return TenantConfig(version)
-        return TenantConfig(version, dict(entry.channels), entry.locations, entry.all_channels)
+        return TenantConfig(version, dict(entry.channels), entry.locations, entry.all_channels, dict(entry.carriers))
 
     def publish(self, tenant_id: int, config: TenantConfig) -> None:
         with self._lock:
@@ -143,6 +146,7 @@ class ConfigCache:
                 self._entries[tenant_id] = config
             elif entry.version == config.version:
                 entry.channels.update(config.channels)
+                entry.carriers.update(config.carriers)
                 if entry.locations is None:
                     entry.locations = config.locations
                 if entry.all_channels is None:

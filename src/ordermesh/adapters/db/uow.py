@@ -154,6 +154,16 @@ class UnitOfWork:
             config.channels[code] = self.channels.get(code)
         return config.channels[code]  # type: ignore[no-any-return]
 
+    def carrier(self, code: str) -> Any:
+        """A carrier account (adapters.db.shipping.CarrierRow) by code, cached like :meth:`channel`."""
+        from ordermesh.adapters.db.shipping import ShippingRepository
+
+        config = self._tenant_config()
+        if code not in config.carriers:
+            assert self.tenant_id is not None
+            config.carriers[code] = ShippingRepository(self.conn, self.tenant_id).carrier(code)
+        return config.carriers[code]
+
     def intake_snapshot(self, channel_code: str, external_id: str, codes: list[str], pincode: str) -> IntakeSnapshot:
         """What order intake reads before deciding (see adapters.db.intake), in one round trip on
         PostgreSQL; the tenant row it brings serves :meth:`tenant_settings` and the caches."""
