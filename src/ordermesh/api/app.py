@@ -78,19 +78,21 @@ def create_app(
     )
     app.state.container = c
     problems.install(app)
+    # Routes are matched in order, and each one tried costs: the high-volume paths come first
+    # (channels' and carriers' webhooks, new orders). No two routers share a path.
     for router in (
+        channel_sync.webhooks,
+        shipping.webhooks,
+        orders.router,
         skus.router,
         locations.router,
         inventory.router,
         channel_sync.router,
-        channel_sync.webhooks,
         channels.router,
-        orders.router,
         customers.router,
         routing.router,
         platform.router,
         shipping.router,
-        shipping.webhooks,
         shipping.public,
         health.router,
     ):

@@ -69,7 +69,7 @@ class TenantRepository:
         )
 
     def by_code(self, code: str) -> TenantRow | None:
-        row = self.conn.execute(select(TENANTS).where(TENANTS.c.code == code)).first()
+        row = self.conn.execute(_TENANT_BY_CODE, {"code": code}).first()
         return TenantRow(row.id, row.code, row.name, row.settings, row.config_version) if row else None
 
     def by_id(self, tenant_id: int) -> TenantRow | None:
@@ -85,6 +85,7 @@ class TenantRepository:
 
 
 # Statements on the order intake path, built once: SQLAlchemy then only looks up their compiled form.
+_TENANT_BY_CODE = select(TENANTS).where(TENANTS.c.code == bindparam("code"))  # every webhook looks its tenant up
 _TENANT_BY_ID = select(TENANTS).where(TENANTS.c.id == bindparam("id"))
 _SKU_FACTS = select(SKUS.c.code, SKUS.c.id, SKUS.c.mrp, SKUS.c.gst_rate, SKUS.c.active, SKUS.c.is_bundle).where(
     SKUS.c.tenant_id == bindparam("tenant_id"), SKUS.c.code.in_(bindparam("codes", expanding=True))

@@ -18,6 +18,8 @@ SHIPMENTS = t.Shipment.__table__
 SLINES = t.ShipmentLine.__table__
 SEVENTS = t.ShipmentEvent.__table__
 PUSHES = t.CarrierInbox.__table__
+# Built once: every tracking push is stored with it, so SQLAlchemy only looks its compiled form up.
+_STORE_PUSH = insert(PUSHES).returning(PUSHES.c.id)
 COUNTERS = t.InvoiceCounter.__table__
 INVOICES = t.Invoice.__table__
 MANIFESTS = t.Manifest.__table__
@@ -317,23 +319,18 @@ class ShippingRepository:
         state: str,
         error: str | None = None,
     ) -> int:
-        return int(
-            self.conn.execute(
-                insert(PUSHES)
-                .values(
-                    tenant_id=self.tenant_id,
-                    carrier_id=carrier_id,
-                    headers=headers,
-                    body=body,
-                    state=state,
-                    error=error[:4000] if error else None,
-                    attempts=0 if state == "received" else 1,
-                    received_at=now,
-                    processed_at=None if state == "received" else now,
-                )
-                .returning(PUSHES.c.id)
-            ).scalar_one()
-        )
+        values = {
+            "tenant_id": self.tenant_id,
+            "carrier_id": carrier_id,
+            "headers": headers,
+            "body": body,
+            "state": state,
+            "error": error[:4000] if error else None,
+            "attempts": 0 if state == "received" else 1,
+            "received_at": now,
+            "processed_at": None if state == "received" else now,
+        }
+        return int(self.conn.execute(_STORE_PUSH, values).scalar_one())
 
     def take_pushes(self, limit: int) -> list[Any]:
         """The oldest pushes waiting, locked for this transaction; pushes another worker holds are
