@@ -14,7 +14,8 @@ from ordermesh.domain.errors import Unauthorized
 from ordermesh.services.platform import Principal, authenticate_key
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: a plain function would cost every request a hop to the thread pool and back.
     container: Container = request.app.state.container
     return container
 

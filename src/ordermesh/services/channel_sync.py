@@ -299,7 +299,7 @@ def receive_webhook(
 ) -> Received:
     """Store a webhook body, then check its signature; only a signed body is processed. A bad
     signature is kept (state 'rejected') for inspection and answered 401."""
-    with sync.uow(tenant_id=None) as uow:
+    with sync.uow(tenant_id=None, actor=channel_actor(channel_code)) as uow:
         tenant = uow.tenants.by_code(tenant_code)
         if tenant is None:
             raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
@@ -317,24 +317,63 @@ def receive_webhook(
                             state="rejected", error=str(e))  # fmt: skip
             uow.commit()
             raise Unauthorized(f"webhook signature check failed: {e}") from None
-        # Processed right here, the item is stored already claimed: one transaction fewer.
-        state = "processing" if sync.inline else "received"
         topic = _topic(kept)
-        item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state=state)
-        if item_id is not None and not sync.inline:
-            # A worker takes it from here. Processed inline, it needs no event: should this process
-            # die before finishing, the inbox sweep takes the item over once its lease runs out.
-            uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
+        if not sync.inline:
+            item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now)
+            if item_id is not None:  # a worker takes it from here
+                uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
+            uow.commit()
+            return Received(item_id, False)
+        done = _receive_in_one(uow, record, connector, topic, headers, kept, body)
+        if done is not None:
+            return done
+    # Not the one-order case, or applying it failed: the body is stored (already claimed) and
+    # processed order by order, and a failure stays on the item with its error.
+    with sync.unit() as uow:
+        item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state="processing")
         received_at = uow.now
         uow.commit()
     if item_id is None:
         return Received(None, False)
-    if not sync.inline:
-        return Received(item_id, False)
-    item = InboxRow(item_id, record.id, "webhook", topic, _digest(body), kept, body, state, None, 0, {},
+    item = InboxRow(item_id, record.id, "webhook", topic, _digest(body), kept, body, "processing", None, 0, {},
                     received_at, received_at)  # fmt: skip
     error = _process_claimed(sync, item, record, connector)
     return Received(item_id, error is None, error)
+
+
+def _receive_in_one(
+    uow: UnitOfWork,
+    record: ChannelRecord,
+    connector: ChannelConnector,
+    topic: str | None,
+    headers: Mapping[str, str],
+    kept: dict[str, str],
+    body: bytes,
+) -> Received | None:
+    """The common webhook, one order, in the request's own unit of work: the body is stored
+    first, then the order applied, and both commit together; should the process die before that
+    commit, nothing is kept and nothing was acknowledged, so the channel delivers it again.
+    None when the body is not one order or applying it failed (all of it rolled back): the caller
+    then takes the careful path."""
+    try:
+        orders = connector.parse_webhook(headers, body).orders
+    except Exception:
+        return None  # the careful path keeps the reason with the body
+    if len(orders) != 1:
+        return None
+    item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state="processed")
+    if item_id is None:
+        return Received(None, False)  # this very delivery was taken before
+    try:
+        outcome = _apply_order(uow, record, orders[0])
+    except Exception:
+        uow.rollback()
+        return None
+    result: dict[str, Any] = {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
+    result[outcome].append(orders[0].external_id)
+    repo(uow).finish(item_id, "processed", None, result, uow.now)
+    uow.commit()
+    return Received(item_id, True)
 
 
 def _topic(headers: Mapping[str, str]) -> str | None:
@@ -408,46 +447,48 @@ def _fields(e: DomainError) -> str:
 
 def apply_channel_order(sync: Sync, record: ChannelRecord, order: ChannelOrder) -> str:
     """One channel order into ordermesh: created, updated, cancelled, waiting or unchanged."""
+    with sync.unit(channel_actor(record.spec.code)) as uow:
+        return _apply_order(uow, record, order)
+
+
+def _apply_order(uow: UnitOfWork, record: ChannelRecord, order: ChannelOrder) -> str:
+    """:func:`apply_channel_order` in a unit of work of the channel's actor; what it changes is
+    committed (with whatever the unit holds already) by the order services it calls."""
     from ordermesh.services import order_actions, orders
 
-    code = record.spec.code
-    actor = channel_actor(code)
-    with sync.unit(actor) as uow:
-        # (Intake finds an order it already has by itself; only cancellations and notices ask first.)
-        ready = order.status is not OrderStatus.CANCELLED and order.ready
-        existing = None if ready else uow.orders.id_for_external(record.id, order.external_id)
-        if order.status is OrderStatus.CANCELLED:
-            if existing is None:
-                return "waiting"  # cancelled before we ever took it: nothing to do
-            current = uow.orders.get(existing)
-            assert current is not None
-            if OrderStatus(current.row.status) in SETTLED:
-                return "unchanged"
-            order_actions.cancel_order(uow, existing, reason=f"cancelled on {record.spec.name}")
-            return "cancelled"
-        if not order.ready:
-            # Not released for fulfilment yet, or a partial notice (no address): a new order waits
-            # for its full update; an order we have keeps what it has.
-            return "waiting" if existing is None else "unchanged"
-        listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
+    # (Intake finds an order it already has by itself; only cancellations and notices ask first.)
+    ready = order.status is not OrderStatus.CANCELLED and order.ready
+    existing = None if ready else uow.orders.id_for_external(record.id, order.external_id)
+    if order.status is OrderStatus.CANCELLED:
+        if existing is None:
+            return "waiting"  # cancelled before we ever took it: nothing to do
+        current = uow.orders.get(existing)
+        assert current is not None
+        if OrderStatus(current.row.status) in SETTLED:
+            return "unchanged"
+        order_actions.cancel_order(uow, existing, reason=f"cancelled on {record.spec.name}")
+        return "cancelled"
+    if not order.ready:
+        # Not released for fulfilment yet, or a partial notice (no address): a new order waits
+        # for its full update; an order we have keeps what it has.
+        return "waiting" if existing is None else "unchanged"
+    listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
 
-        def sku_of(line: Any) -> str:
-            mapped = listings.get(line.listing_id)
-            if mapped is not None and mapped.sku_code:
-                return mapped.sku_code
-            # The seller's SKU as the channel gives it; one that is not in the catalog (or no SKU
-            # at all: the channel's own listing code) holds the order as unmapped_sku.
-            return str(line.seller_sku or f"{record.spec.type.value}:{line.listing_id}")
+    def sku_of(line: Any) -> str:
+        mapped = listings.get(line.listing_id)
+        if mapped is not None and mapped.sku_code:
+            return mapped.sku_code
+        # The seller's SKU as the channel gives it; one that is not in the catalog (or no SKU
+        # at all: the channel's own listing code) holds the order as unmapped_sku.
+        return str(line.seller_sku or f"{record.spec.type.value}:{line.listing_id}")
 
-        payload = {"channel": code, **order.payload(sku_of)}
-        data = _channel_data(order)
-        ingested = orders.ingest_order(uow, payload, channel_data=data)
-    if not ingested.created:  # a new order took it in its own insert
-        with sync.unit(actor) as uow:
-            uow.orders.update(ingested.order_id, channel_data=data)
-            uow.commit()
-    if ingested.created:
+    payload = {"channel": record.spec.code, **order.payload(sku_of)}
+    data = _channel_data(order)
+    ingested = orders.ingest_order(uow, payload, channel_data=data)
+    if ingested.created:  # a new order took its channel data in its own insert
         return "created"
+    uow.orders.update(ingested.order_id, channel_data=data)
+    uow.commit()
     return "updated" if ingested.changed else "unchanged"
 
 

@@ -212,6 +212,61 @@ def test_a_body_that_cannot_be_read_stays_failed_and_visible(shop: TenantCtx) ->
     assert inbox_states(shop) == ["failed"]
 
 
+def test_a_webhook_order_and_its_body_are_kept_together_with_what_became_of_it(shop: TenantCtx) -> None:
+    got = cs.receive_webhook(
+        sync_for(shop), shop.code, "shop", webhook_headers(), fixture_bytes("shopify_orders_create.json")
+    )
+    assert got.processed and got.item_id is not None
+    with shop.uow(write=False) as uow:
+        [item] = cs.inbox(uow, channel="shop", state=None)
+        assert (item.id, item.state, item.error, item.attempts) == (got.item_id, "processed", None, 1)
+        assert item.result["created"] == [ORDER_ID] and item.processed_at is not None
+        [order] = orders_of(shop)
+        actors = uow.conn.execute(
+            text(
+                "SELECT DISTINCT actor FROM audit_log WHERE tenant_id = :t AND entity_type = 'order' AND entity_key = :o"
+            ),
+            {"t": shop.id, "o": str(order.id)},
+        ).scalars()
+        assert set(actors) == {"system:channel:shop"}
+
+
+def test_an_order_that_fails_half_way_leaves_nothing_of_it_and_its_body_failed(
+    shop: TenantCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order's lines are written after its row and its reservation: a failure there must take
+    the row and the reservation back with it, keep the body failed with the reason, and a retry
+    must then make the order exactly once."""
+    from ordermesh.adapters.db.orders import OrderRepository
+
+    real = OrderRepository.add_body
+
+    def broken(self: OrderRepository, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full while writing the order lines")
+
+    monkeypatch.setattr(OrderRepository, "add_body", broken)
+    got = cs.receive_webhook(
+        sync_for(shop), shop.code, "shop", webhook_headers(), fixture_bytes("shopify_orders_create.json")
+    )
+    assert not got.processed and got.error is not None and "disk full" in got.error
+    assert orders_of(shop) == []
+    assert inbox_states(shop) == ["failed"]
+    with shop.uow(write=False) as uow:
+        reserved = uow.conn.execute(
+            text("SELECT SUM(reserved) FROM stock_balances WHERE tenant_id = :t"), {"t": shop.id}
+        )
+        assert reserved.scalar() == 0
+    monkeypatch.setattr(OrderRepository, "add_body", real)
+    with shop.uow() as uow:
+        assert cs.retry_item(sync_for(shop), uow, got.item_id or 0) is None
+    [order] = orders_of(shop)
+    assert order.external_id == ORDER_ID and inbox_states(shop) == ["processed"]
+    again = cs.receive_webhook(
+        sync_for(shop), shop.code, "shop", webhook_headers(), fixture_bytes("shopify_orders_create.json")
+    )
+    assert again.item_id is None and len(orders_of(shop)) == 1
+
+
 def test_polling_stores_each_page_moves_the_cursor_and_never_duplicates(shop: TenantCtx, fake: FakeShopify) -> None:
     fake.seed_fixture()
     sync = sync_for(shop)

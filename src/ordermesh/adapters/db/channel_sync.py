@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +22,19 @@ ORDERS = t.Order.__table__
 LINES = t.OrderLine.__table__
 SHIPMENTS = t.Shipment.__table__
 CARRIERS = t.Carrier.__table__
+
+# Built once (every channel webhook runs them), so SQLAlchemy only looks their compiled form up.
+_STORE = {
+    name: make(INBOX)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"])
+    .returning(INBOX.c.id)
+    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_FINISH = (
+    update(INBOX)
+    .where(INBOX.c.tenant_id == bindparam("b_tenant"), INBOX.c.id == bindparam("b_item"))
+    .values(attempts=INBOX.c.attempts + 1)
+)
 
 # Orders accepted but not yet routed: their open units are promised to no location yet.
 UNROUTED_STATUSES = ("pending", "on_hold", "confirmed")
@@ -83,6 +96,15 @@ class SyncRow:
 
 
 _LISTING_COLUMNS = (*LISTINGS.c, SKUS.c.code.label("sku_code"))
+_LISTINGS_BY_IDS = (
+    select(*_LISTING_COLUMNS)
+    .outerjoin(SKUS, SKUS.c.id == LISTINGS.c.sku_id)
+    .where(
+        LISTINGS.c.tenant_id == bindparam("b_tenant"),
+        LISTINGS.c.channel_id == bindparam("b_channel"),
+        LISTINGS.c.listing_id.in_(bindparam("b_ids", expanding=True)),
+    )
+)
 
 
 def _listing(r: Any) -> ListingRow:
@@ -176,15 +198,7 @@ class ChannelSyncRepository:
         ids = list(set(listing_ids))
         if not ids:
             return {}
-        rows = self.conn.execute(
-            select(*_LISTING_COLUMNS)
-            .outerjoin(SKUS, SKUS.c.id == LISTINGS.c.sku_id)
-            .where(
-                LISTINGS.c.tenant_id == self.tenant_id,
-                LISTINGS.c.channel_id == channel_id,
-                LISTINGS.c.listing_id.in_(ids),
-            )
-        )
+        rows = self.conn.execute(_LISTINGS_BY_IDS, {"b_tenant": self.tenant_id, "b_channel": channel_id, "b_ids": ids})
         return {r.listing_id: _listing(r) for r in rows}
 
     def mark_dirty(self, sku_ids: Sequence[int]) -> int:
@@ -260,27 +274,22 @@ class ChannelSyncRepository:
         error: str | None = None,
     ) -> int | None:
         """Keep a body; its id, or None when this very delivery was stored before."""
-        stmt = (
-            self._insert(INBOX)
-            .values(
-                tenant_id=self.tenant_id,
-                channel_id=channel_id,
-                source=source,
-                topic=topic,
-                dedupe_key=dedupe_key,
-                headers=headers,
-                body=body,
-                state=state,
-                error=error,
-                attempts=0,
-                result={},
-                received_at=now,
-                processed_at=now if state == "processing" else None,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"])
-            .returning(INBOX.c.id)
-        )
-        return self.conn.execute(stmt).scalar()
+        values = {
+            "tenant_id": self.tenant_id,
+            "channel_id": channel_id,
+            "source": source,
+            "topic": topic,
+            "dedupe_key": dedupe_key,
+            "headers": headers,
+            "body": body,
+            "state": state,
+            "error": error,
+            "attempts": 0,
+            "result": {},
+            "received_at": now,
+            "processed_at": now if state in ("processing", "processed") else None,
+        }
+        return self.conn.execute(_STORE[self.dialect], values).scalar()
 
     def inbox_item(self, item_id: int, *, for_update: bool = False) -> InboxRow | None:
         q = select(INBOX).where(INBOX.c.tenant_id == self.tenant_id, INBOX.c.id == item_id)
@@ -307,17 +316,8 @@ class ChannelSyncRepository:
         return bool(claimed)
 
     def finish(self, item_id: int, state: str, error: str | None, result: dict[str, Any], now: datetime) -> None:
-        self.conn.execute(
-            update(INBOX)
-            .where(INBOX.c.tenant_id == self.tenant_id, INBOX.c.id == item_id)
-            .values(
-                state=state,
-                error=error[:4000] if error else None,
-                result=result,
-                attempts=INBOX.c.attempts + 1,
-                processed_at=now,
-            )
-        )
+        values = {"state": state, "error": error[:4000] if error else None, "result": result, "processed_at": now}
+        self.conn.execute(_FINISH, {"b_tenant": self.tenant_id, "b_item": item_id, **values})
 
     def inbox(
         self, *, channel_id: int | None = None, state: str | None = None, before_id: int | None = None, limit: int = 50

@@ -79,7 +79,7 @@ class UnitOfWork:
         self.conn: Connection = self._engine.connect().execution_options(
             **{SQLITE_BEGIN: "IMMEDIATE" if self.write else "DEFERRED"}
         )
-        self._tx = self.conn.begin()
+        self.conn.begin()
         self.dialect = self.conn.dialect.name
         self.tenants = TenantRepository(self.conn)
         self.users = UserRepository(self.conn)
@@ -203,8 +203,8 @@ class UnitOfWork:
             self._staged.publish()  # nothing was written, so everything read was committed data
             self._publish_config()
         self._staged.discard()
-        if self._tx.is_active:
-            self._tx.rollback()
+        if self.conn.in_transaction():
+            self.conn.rollback()
         self.conn.close()
 
     @property
@@ -262,7 +262,9 @@ class UnitOfWork:
                 self._write_audit_and_events_pg()
             else:
                 self._write_audit_and_events()
-        self._tx.commit()
+        # The connection's transaction, not the one begun in __enter__: after a commit the unit
+        # goes on in a new transaction (begun by the next statement) that it may commit in turn.
+        self.conn.commit()
         self._staged.publish()
         self._publish_config()
         if self._events:
@@ -316,8 +318,8 @@ class UnitOfWork:
         )
 
     def rollback(self) -> None:
-        if self._tx.is_active:
-            self._tx.rollback()
+        if self.conn.in_transaction():
+            self.conn.rollback()
         self._audit.clear()
         self._events.clear()
 
