@@ -64,6 +64,7 @@ def _each_connected_channel(action: str) -> Callable[[Container, int], object]:
 def _poll_tracking(container: Container, tenant_id: int) -> None:
     """Ask every active carrier account with a tracking API (not the rate-card fleet, whose scans
     people enter) for its moving shipments' scans. One carrier's failure does not stop the others."""
+    from ordermesh.adapters.remote import RemoteError
     from ordermesh.services import shipping
     from ordermesh.worker.handlers import sync_of
 
@@ -73,6 +74,8 @@ def _poll_tracking(container: Container, tenant_id: int) -> None:
     for code in codes:
         try:
             shipping.poll_tracking(sync, code)
+        except RemoteError as e:  # the carrier is down or refuses: one line, tried again next round
+            log.error("tracking poll of carrier %s failed for tenant %s: %s", code, tenant_id, e)
         except Exception:
             log.exception("tracking poll of carrier %s failed for tenant %s", code, tenant_id)
 
