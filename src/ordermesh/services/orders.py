@@ -73,12 +73,16 @@ class Ingested:
     written: Written | None = None  # a new order, as written (None on the paths that re-read)
 
 
-def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any], *, channel_data: dict[str, Any] | None = None) -> Ingested:
+def ingest_order(
+    uow: UnitOfWork, raw: Mapping[str, Any], *, channel_data: dict[str, Any] | None = None, answer: bool = False
+) -> Ingested:
     """Accept an order from any channel, once.
 
     The same (channel, external id) again returns the existing order unchanged when the payload
     is the same; a different payload is applied as a versioned change (services.order_changes).
-    ``channel_data``: what the channel's connector needs later (line ids …), kept on a new order."""
+    ``channel_data``: what the channel's connector needs later (line ids …), kept on a new order.
+    ``answer``: a new order comes back as written (``Ingested.written``), for a caller that shows
+    it (the API) without reading it back; the others (channel webhooks, imports) skip building it."""
     require(uow.actor, Permission.ORDERS_WRITE)
     errors = Collector()
     order_in = build_order(raw, errors, parse_time)
@@ -240,6 +244,8 @@ def ingest_order(uow: UnitOfWork, raw: Mapping[str, Any], *, channel_data: dict[
     entries = timeline.take()
     uow.orders.add_body(order_id, line_rows, allocation_rows, entries, uow.now)
     ingested = _created(uow, order_id, channel, order_in, timeline)
+    if not answer:
+        return ingested
     by_line: dict[int, list[dict[str, Any]]] = {}
     if allocated:
         assert decision is not None

@@ -119,7 +119,7 @@ class OrderPage(PageOut):
 def create_order(body: OrderIn, uow: UowDep, response: Response) -> dict[str, Any]:
     """Receive an order. The same (channel, external_id) again answers 200 with the order as it is
     (a changed payload is applied as a new version). Doubtful orders are accepted and held."""
-    result = orders.ingest_order(uow, body.model_dump(exclude_none=True))
+    result = orders.ingest_order(uow, body.model_dump(exclude_none=True), answer=True)
     if not result.created:
         response.status_code = 200
     if result.written is not None:
