@@ -63,6 +63,7 @@ def test_a_rate_card_carrier_from_the_command_line(db_url: str, warehouse: Tenan
     again = om(db_url, "carriers", "add", "fleet", "--kind", "rate_card", "--name", "Again",
                "--tariff", str(tariff), "-t", t)  # fmt: skip
     sealed = om(db_url, "carriers", "credentials", "fleet", "api_key", "-t", t, input="typed_secret_789\n")
+    keyless = om(db_url, "carriers", "credentials", "fleet", "=typed_secret_789", "-t", t)
     listed = om(db_url, "carriers", "list", "-t", t)
     # then
     assert added.exit_code == 0, added.output
@@ -71,6 +72,7 @@ def test_a_rate_card_carrier_from_the_command_line(db_url: str, warehouse: Tenan
     assert broken.exit_code == 1 and "is not JSON" in broken.stderr
     assert again.exit_code == 1 and "already exists" in again.stderr
     assert sealed.exit_code == 0 and "typed_secret_789" not in sealed.output and "(api_key)" in sealed.stdout
+    assert keyless.exit_code == 2 and "needs a key" in keyless.output and "typed_secret_789" not in keyless.output
     assert listed.exit_code == 0 and "Pune City Fleet" in listed.stdout and "set" in listed.stdout
 
     # given: two orders allocated at Pune

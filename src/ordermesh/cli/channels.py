@@ -25,7 +25,7 @@ from rich.table import Table
 
 from ordermesh.adapters.channels.base import ChannelError
 from ordermesh.adapters.channels.csv_report import Profile, ProfileError, load_profile, parse_report
-from ordermesh.cli.common import err, fail, out, report, state, tenant_uow
+from ordermesh.cli.common import err, fail, out, read_secrets, report, state, tenant_uow
 from ordermesh.domain.channels import parse_setting_value
 from ordermesh.domain.errors import DomainError, ImportRejected, RowError
 from ordermesh.services import channel_sync as cs
@@ -336,15 +336,7 @@ def credentials(
     """Seal and keep a channel's secrets, replacing the ones kept before. The values are never
     printed (nor audited); give a KEY without =VALUE to type it at a hidden prompt instead of
     leaving it in the shell's history."""
-    secrets: dict[str, str] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not key:
-            raise typer.BadParameter(f"'{key}=…' needs a key before the =", param_hint="KEY=VALUE")
-        if not sep:
-            value = typer.prompt(key, hide_input=True, err=True)
-        secrets[key] = value
+    secrets = read_secrets(pairs)
     container = state().container()
     with tenant_uow(tenant) as uow:
         cs.set_credentials(uow, container.connections, code, secrets)

@@ -119,6 +119,22 @@ def tenant_uow(tenant: str, *, write: bool = True) -> Iterator[UnitOfWork]:
         yield uow
 
 
+def read_secrets(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE arguments as secrets; a KEY alone is asked for at a hidden prompt, so the value
+    need not stay in the shell's history."""
+    secrets: dict[str, str] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not key:
+            # (the value is not echoed: it is a secret)
+            raise typer.BadParameter("'=…' needs a key before the =", param_hint="KEY=VALUE")
+        if not sep:
+            value = typer.prompt(key, hide_input=True, err=True)
+        secrets[key] = value
+    return secrets
+
+
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is not cut at 80 columns: tables stay one row per line for grep and less.

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from ordermesh.adapters.remote import RemoteError
 from ordermesh.cli import channels
-from ordermesh.cli.common import cli_actor, err, fail, out, state, tenant_uow
+from ordermesh.cli.common import cli_actor, err, fail, out, read_secrets, state, tenant_uow
 from ordermesh.domain.access import Permission
 from ordermesh.domain.errors import NotFound
 from ordermesh.domain.shipping import PickLine, wave_pick_lists
@@ -127,15 +127,7 @@ def carriers_credentials(
     """Seal and keep a carrier's secrets, replacing the ones kept before. The values are never
     printed (nor audited); give a KEY without =VALUE to type it at a hidden prompt instead of
     leaving it in the shell's history."""
-    secrets: dict[str, str] = {}
-    for item in pairs:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not key:
-            raise typer.BadParameter(f"'{item}' needs a key before the =", param_hint="KEY=VALUE")
-        if not sep:
-            value = typer.prompt(key, hide_input=True, err=True)
-        secrets[key] = value
+    secrets = read_secrets(pairs)
     container = state().container()
     with tenant_uow(tenant) as uow:
         shipping.set_carrier_credentials(uow, code, secrets, container.connections.vault.seal)
