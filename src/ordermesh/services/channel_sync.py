@@ -328,7 +328,8 @@ def receive_webhook(
         if done is not None:
             return done
     # Not the one-order case, or applying it failed: the body is stored (already claimed) and
-    # processed order by order, and a failure stays on the item with its error.
+    # processed order by order, and a failure stays on the item with its error. Should this
+    # process die meanwhile, the inbox sweep takes the item over once its lease runs out.
     with sync.unit() as uow:
         item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state="processing")
         received_at = uow.now
@@ -369,11 +370,16 @@ def _receive_in_one(
     except Exception:
         uow.rollback()
         return None
-    result: dict[str, Any] = {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
+    result = _no_outcomes()
     result[outcome].append(orders[0].external_id)
     repo(uow).finish(item_id, "processed", None, result, uow.now)
     uow.commit()
     return Received(item_id, True)
+
+
+def _no_outcomes() -> dict[str, list[str]]:
+    """An inbox item's result: the external ids of its orders by what became of them."""
+    return {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
 
 
 def _topic(headers: Mapping[str, str]) -> str | None:
@@ -410,7 +416,7 @@ def _process_claimed(
     sync: Sync, item: InboxRow, record: ChannelRecord, connector: ChannelConnector | None
 ) -> str | None:
     item_id = item.id
-    result: dict[str, Any] = {"created": [], "updated": [], "cancelled": [], "waiting": [], "unchanged": []}
+    result = _no_outcomes()
     problems: list[str] = []
     try:
         connector = connector or sync.connections.connector(record)
