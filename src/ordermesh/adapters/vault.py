@@ -27,10 +27,16 @@ class VaultError(DomainError):
 
 
 class Vault:
+    # Every webhook and tracking push opens its channel's or carrier's credentials to check a
+    # signature; a sealed token always opens to the same secrets under this process's keys, so
+    # the last few opened are kept (by token) instead of decrypting again each time.
+    _KEEP = 256
+
     def __init__(self, keys: list[bytes]):
         if not keys:
             raise ValueError("the vault needs at least one key")
         self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._opened: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_config(cls, credentials_key: str | None, session_secret: str) -> Vault:
@@ -49,11 +55,17 @@ class Vault:
         return self._fernet.encrypt(json.dumps(dict(secrets), sort_keys=True).encode()).decode()
 
     def open(self, token: str) -> dict[str, str]:
-        try:
-            opened: dict[str, str] = json.loads(self._fernet.decrypt(token.encode()))
-        except InvalidToken:
-            raise VaultError(
-                "the channel's stored credentials cannot be opened with the current ORDERMESH_CREDENTIALS_KEY; "
-                "set the key they were saved with, or save the credentials again"
-            ) from None
-        return opened
+        """The secrets sealed in ``token``: a new dict each call, so a caller may change its copy."""
+        opened = self._opened.get(token)
+        if opened is None:
+            try:
+                opened = json.loads(self._fernet.decrypt(token.encode()))
+            except InvalidToken:
+                raise VaultError(
+                    "the channel's stored credentials cannot be opened with the current ORDERMESH_CREDENTIALS_KEY; "
+                    "set the key they were saved with, or save the credentials again"
+                ) from None
+            if len(self._opened) >= self._KEEP:
+                self._opened.clear()  # (a handful of accounts per process: rarely, if ever, reached)
+            self._opened[token] = opened
+        return dict(opened)
