@@ -89,12 +89,17 @@ class Worker:
                 self._calling_busy.clear()
 
     def run_once(self) -> int:
-        """Claim one batch and process it. Returns how many events were claimed."""
+        """Claim one batch and process it. Returns how many events were claimed. Events that no
+        handler listens to (most of them: a tracking scan's shipment event, say) are marked done
+        in the claiming transaction itself, not one transaction each."""
         with self.container.uow(tenant_id=None) as uow:
             claimed = uow.outbox.claim(self.name, uow.now, self.lease, self.batch)
+            unheard = [e.id for e in claimed if not self.handlers.get(e.topic) and not self.calling.get(e.topic)]
+            uow.outbox.done_many(unheard, self.name, uow.now)
             uow.commit()
         for event in claimed:
-            self._process(event)
+            if event.id not in unheard:
+                self._process(event)
         return len(claimed)
 
     def _process(self, event: ClaimedEvent) -> None:

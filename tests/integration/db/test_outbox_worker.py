@@ -171,3 +171,19 @@ def test_an_idle_worker_wakes_when_events_are_committed(db_url: str, tenant: Ten
         thread.join(40)
         slow.close()
     assert not thread.is_alive()
+
+
+def test_events_no_handler_listens_to_are_marked_done_with_their_claim(container: Container, tenant: TenantCtx) -> None:
+    heard, unheard = f"test.heard.{tenant.code}", f"test.unheard.{tenant.code}"
+    quiet = emit(tenant, unheard, 3)
+    loud = emit(tenant, heard, 2)
+    seen: list[int] = []
+    worker = Worker(container, {heard: [lambda uow, p: seen.append(p["n"])]}, calling={})
+    processed: list[str] = []
+    process = worker._process
+    worker._process = lambda event: (processed.append(event.topic), process(event))  # type: ignore[method-assign]
+    drain(worker)
+    assert seen == [0, 1] and processed == [heard, heard]  # only the heard ones went through a handler
+    rows = status(tenant, quiet + loud)
+    assert [r.status for r in rows] == ["done"] * 5
+    assert all(r.done_at is not None and r.locked_by is None and r.attempts == 1 for r in rows)

@@ -59,6 +59,15 @@ class OutboxRepository:
             .values(status="done", done_at=now, locked_by=None, locked_until=None, last_error=None)
         )
 
+    def done_many(self, event_ids: list[int], worker: str, now: datetime) -> None:
+        """Several claimed events delivered at once (those no handler listens to)."""
+        if event_ids:
+            self.conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.locked_by == worker)
+                .values(status="done", done_at=now, locked_by=None, locked_until=None, last_error=None)
+            )
+
     def failed(self, event_id: int, worker: str, error: str, retry_at: datetime | None) -> None:
         """Record a failure; retry at ``retry_at``, or give up (status dead) when it is None."""
         values: dict[str, Any] = {"locked_by": None, "locked_until": None, "last_error": error[:4000]}
