@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,12 @@ _STORE = {
     .returning(INBOX.c.id)
     for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_PG_STORE = (
+    "INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, "
+    "attempts, result, received_at, processed_at) VALUES (%(tenant_id)s, %(channel_id)s, %(source)s, %(topic)s, "
+    "%(dedupe_key)s, %(headers)s::json, %(body)s, %(state)s, %(error)s, %(attempts)s, %(result)s::json, "
+    "%(received_at)s, %(processed_at)s) ON CONFLICT (tenant_id, channel_id, dedupe_key) DO NOTHING RETURNING id"
+)
 _FINISH = (
     update(INBOX)
     .where(INBOX.c.tenant_id == bindparam("b_tenant"), INBOX.c.id == bindparam("b_item"))
@@ -289,6 +296,12 @@ class ChannelSyncRepository:
             "received_at": now,
             "processed_at": now if state in ("processing", "processed") else None,
         }
+        if self.dialect == "postgresql":  # every webhook: through the driver (ADR 0007)
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            values["headers"], values["result"] = json.dumps(headers), "{}"
+            row = raw.execute(_PG_STORE, values).fetchone()  # type: ignore[attr-defined]
+            return None if row is None else int(row[0])
         return self.conn.execute(_STORE[self.dialect], values).scalar()
 
     def inbox_item(self, item_id: int, *, for_update: bool = False) -> InboxRow | None:

@@ -69,6 +69,11 @@ class TenantRepository:
         )
 
     def by_code(self, code: str) -> TenantRow | None:
+        if self.conn.dialect.name == "postgresql":  # every webhook's first statement: through the driver (ADR 0007)
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            found = raw.execute(_PG_TENANT_BY_CODE, {"code": code}).fetchone()  # type: ignore[attr-defined]
+            return TenantRow(found[0], found[1], found[2], found[3] or {}, found[4]) if found else None
         row = self.conn.execute(_TENANT_BY_CODE, {"code": code}).first()
         return TenantRow(row.id, row.code, row.name, row.settings, row.config_version) if row else None
 
@@ -87,6 +92,7 @@ class TenantRepository:
 # Statements on the order intake path, built once: SQLAlchemy then only looks up their compiled form.
 _TENANT_BY_CODE = select(TENANTS).where(TENANTS.c.code == bindparam("code"))  # every webhook looks its tenant up
 _TENANT_BY_ID = select(TENANTS).where(TENANTS.c.id == bindparam("id"))
+_PG_TENANT_BY_CODE = "SELECT id, code, name, settings, config_version FROM tenants WHERE code = %(code)s"
 _SKU_FACTS = select(SKUS.c.code, SKUS.c.id, SKUS.c.mrp, SKUS.c.gst_rate, SKUS.c.active, SKUS.c.is_bundle).where(
     SKUS.c.tenant_id == bindparam("tenant_id"), SKUS.c.code.in_(bindparam("codes", expanding=True))
 )

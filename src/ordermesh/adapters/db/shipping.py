@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,11 @@ SEVENTS = t.ShipmentEvent.__table__
 PUSHES = t.CarrierInbox.__table__
 # Built once: every tracking push is stored with it, so SQLAlchemy only looks its compiled form up.
 _STORE_PUSH = insert(PUSHES).returning(PUSHES.c.id)
+_PG_STORE_PUSH = (
+    "INSERT INTO carrier_inbox (tenant_id, carrier_id, headers, body, state, error, attempts, received_at, "
+    "processed_at) VALUES (%(tenant_id)s, %(carrier_id)s, %(headers)s::json, %(body)s, %(state)s, %(error)s, "
+    "%(attempts)s, %(received_at)s, %(processed_at)s) RETURNING id"
+)
 # Scans go in as one executemany of this statement (SQLAlchemy batches it into multi-row INSERTs
 # with RETURNING), built once: compiling a fresh multi-row VALUES for every batch cost a worker
 # more than a fifth of its time.
@@ -339,6 +345,11 @@ class ShippingRepository:
             "received_at": now,
             "processed_at": None if state == "received" else now,
         }
+        if self.dialect == "postgresql":  # every tracking push: through the driver (ADR 0007)
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            values["headers"] = json.dumps(headers)
+            return int(raw.execute(_PG_STORE_PUSH, values).fetchone()[0])  # type: ignore[attr-defined]
         return int(self.conn.execute(_STORE_PUSH, values).scalar_one())
 
     def take_pushes(self, limit: int) -> list[Any]:
