@@ -352,10 +352,10 @@ def _receive_in_one(
     body: bytes,
 ) -> Received | None:
     """The common webhook, one order, in the request's own unit of work: the body is stored
-    first, then the order applied, and both commit together; should the process die before that
-    commit, nothing is kept and nothing was acknowledged, so the channel delivers it again.
-    None when the body is not one order or applying it failed (all of it rolled back): the caller
-    then takes the careful path."""
+    first, then the order applied and the item's result recorded, and all of it commits together
+    (one transaction); should the process die before that commit, nothing is kept and nothing was
+    acknowledged, so the channel delivers it again. None when the body is not one order or
+    applying it failed (all of it rolled back): the caller then takes the careful path."""
     try:
         orders = connector.parse_webhook(headers, body).orders
     except Exception:
@@ -366,14 +366,14 @@ def _receive_in_one(
     if item_id is None:
         return Received(None, False)  # this very delivery was taken before
     try:
-        outcome = _apply_order(uow, record, orders[0])
+        with uow.one_transaction():
+            outcome = _apply_order(uow, record, orders[0])
+            result = _no_outcomes()
+            result[outcome].append(orders[0].external_id)
+            repo(uow).finish(item_id, "processed", None, result, uow.now)
     except Exception:
         uow.rollback()
         return None
-    result = _no_outcomes()
-    result[outcome].append(orders[0].external_id)
-    repo(uow).finish(item_id, "processed", None, result, uow.now)
-    uow.commit()
     return Received(item_id, True)
 
 

@@ -231,6 +231,36 @@ def test_a_webhook_order_and_its_body_are_kept_together_with_what_became_of_it(s
         assert set(actors) == {"system:channel:shop"}
 
 
+def test_the_items_result_commits_with_its_order(shop: TenantCtx, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Body, order and the item's result are one transaction: when recording the result fails, the
+    order is not kept without it; the careful path then makes the order once and records it."""
+    real = cs.ChannelSyncRepository.finish
+    calls: list[int] = []
+
+    def fails_once(self: cs.ChannelSyncRepository, *args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("connection lost while recording the result")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cs.ChannelSyncRepository, "finish", fails_once)
+    got = cs.receive_webhook(
+        sync_for(shop), shop.code, "shop", webhook_headers(), fixture_bytes("shopify_orders_create.json")
+    )
+    assert got.processed and len(calls) == 2
+    [order] = orders_of(shop)
+    with shop.uow(write=False) as uow:
+        [item] = cs.inbox(uow, channel="shop", state=None)
+        assert (item.id, item.state, item.result["created"]) == (got.item_id, "processed", [ORDER_ID])
+        created = uow.conn.execute(
+            text(
+                "SELECT COUNT(*) FROM audit_log WHERE tenant_id = :t AND action = 'order.created' AND entity_key = :o"
+            ),
+            {"t": shop.id, "o": str(order.id)},
+        )
+        assert created.scalar() == 1
+
+
 def test_an_order_that_fails_half_way_leaves_nothing_of_it_and_its_body_failed(
     shop: TenantCtx, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,6 +72,8 @@ class UnitOfWork:
         self._events: list[tuple[int | None, Event]] = []
         self._audit: list[dict[str, Any]] = []
         self._now: datetime | None = None
+        self._holding = False  # see one_transaction()
+        self._wake = False
 
     def __enter__(self) -> Self:
         # Core connections, not ORM sessions: every statement here is explicit, and the hot paths
@@ -262,16 +264,36 @@ class UnitOfWork:
                 self._write_audit_and_events_pg()
             else:
                 self._write_audit_and_events()
+        self._wake = self._wake or bool(self._events)
+        self._audit.clear()
+        self._events.clear()
+        if self._holding:
+            return  # written; one_transaction() commits when its block ends
         # The connection's transaction, not the one begun in __enter__: after a commit the unit
         # goes on in a new transaction (begun by the next statement) that it may commit in turn.
         self.conn.commit()
         self._staged.publish()
         self._publish_config()
-        if self._events:
+        if self._wake:
             OUTBOX_WAKE.set()  # a worker in this process starts on them now, not at its next poll
-        self._audit.clear()
-        self._events.clear()
+        self._wake = False
         self._now = None
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Whatever the block does commits together when it ends well: a commit asked for inside
+        it (the services commit their own work) writes the unit's audit rows and events but leaves
+        the transaction open. Should the block raise, nothing of it is committed (the caller rolls
+        back)."""
+        if self._holding:
+            yield
+            return
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        self.commit()
 
     def _write_audit_and_events(self) -> None:
         # SQLite: the driver directly, as on PostgreSQL; two executemany calls cost microseconds.
@@ -322,6 +344,7 @@ class UnitOfWork:
             self.conn.rollback()
         self._audit.clear()
         self._events.clear()
+        self._wake = False
 
 
 def _audit_json(rows: list[dict[str, Any]]) -> str:
