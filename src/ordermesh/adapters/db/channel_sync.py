@@ -113,6 +113,18 @@ _LISTINGS_BY_IDS = (
     )
 )
 
+# The ids go in as one array parameter: the same statement text (and prepared plan) for any count.
+_PG_LISTINGS_BY_IDS = (
+    "SELECT l.id, l.channel_id, l.listing_id, l.seller_sku, l.sku_id, s.code AS sku_code, l.attributes, l.active, "
+    "l.dirty, l.pushed_quantity, l.pushed_at, l.push_error, l.channel_quantity, l.checked_at "
+    "FROM channel_listings l LEFT OUTER JOIN skus s ON s.id = l.sku_id "
+    "WHERE l.tenant_id = %(tenant)s AND l.channel_id = %(channel)s AND l.listing_id = ANY(%(ids)s::text[])"
+)
+_PG_FINISH = (
+    "UPDATE channel_inbox SET state = %(state)s, error = %(error)s, attempts = attempts + 1, "
+    "result = %(result)s::json, processed_at = %(processed_at)s WHERE tenant_id = %(tenant)s AND id = %(item)s"
+)
+
 
 def _listing(r: Any) -> ListingRow:
     return ListingRow(
@@ -205,6 +217,14 @@ class ChannelSyncRepository:
         ids = list(set(listing_ids))
         if not ids:
             return {}
+        if self.dialect == "postgresql":  # every channel order: through the driver (ADR 0007)
+            from psycopg.rows import namedtuple_row
+
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            cur = raw.cursor(row_factory=namedtuple_row)  # type: ignore[attr-defined]
+            found = cur.execute(_PG_LISTINGS_BY_IDS, {"tenant": self.tenant_id, "channel": channel_id, "ids": ids})
+            return {r.listing_id: _listing(r) for r in found}
         rows = self.conn.execute(_LISTINGS_BY_IDS, {"b_tenant": self.tenant_id, "b_channel": channel_id, "b_ids": ids})
         return {r.listing_id: _listing(r) for r in rows}
 
@@ -330,6 +350,12 @@ class ChannelSyncRepository:
 
     def finish(self, item_id: int, state: str, error: str | None, result: dict[str, Any], now: datetime) -> None:
         values = {"state": state, "error": error[:4000] if error else None, "result": result, "processed_at": now}
+        if self.dialect == "postgresql":  # every webhook: through the driver (ADR 0007)
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            values["result"] = json.dumps(result)
+            raw.execute(_PG_FINISH, {"tenant": self.tenant_id, "item": item_id, **values})  # type: ignore[attr-defined]
+            return
         self.conn.execute(_FINISH, {"b_tenant": self.tenant_id, "b_item": item_id, **values})
 
     def inbox(
