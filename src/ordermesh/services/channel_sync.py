@@ -472,7 +472,8 @@ def _apply_order(uow: UnitOfWork, record: ChannelRecord, order: ChannelOrder) ->
         assert current is not None
         if OrderStatus(current.row.status) in SETTLED:
             return "unchanged"
-        order_actions.cancel_order(uow, existing, reason=f"cancelled on {record.spec.name}")
+        done = "deleted" if order.channel_status == "deleted" else "cancelled"
+        order_actions.cancel_order(uow, existing, reason=f"{done} on {record.spec.name}")
         return "cancelled"
     if not order.ready:
         # Not released for fulfilment yet, or a partial notice (no address): a new order waits

@@ -340,6 +340,34 @@ def test_a_cancellation_on_the_channel_cancels_ours(shop: TenantCtx) -> None:
     assert order.status == "cancelled"
 
 
+def test_a_deleted_order_is_cancelled_if_we_still_hold_it_and_otherwise_left_alone(shop: TenantCtx) -> None:
+    sync = sync_for(shop)
+
+    def delete(order_id: str) -> cs.Received:
+        body = json.dumps({"id": int(order_id)}).encode()
+        headers = {**webhook_headers(), "X-Shopify-Topic": "orders/delete", "X-Shopify-Hmac-Sha256": _sign(body),
+                   "X-Shopify-Webhook-Id": f"delete-{order_id}"}  # fmt: skip
+        return cs.receive_webhook(sync, shop.code, "shop", headers, body)
+
+    never_seen = delete("5899999999999")  # an order we never took: nothing to do, nothing failed
+    assert never_seen.processed and orders_of(shop) == []
+    cs.receive_webhook(sync, shop.code, "shop", webhook_headers(), fixture_bytes("shopify_orders_create.json"))
+    got = delete(ORDER_ID)
+    assert got.processed, got.error
+    [order] = orders_of(shop)
+    assert order.status == "cancelled"
+    with shop.uow(write=False) as uow:
+        items = {i.id: i for i in cs.inbox(uow, channel="shop", state=None)}
+        assert items[got.item_id or 0].result["cancelled"] == [ORDER_ID]
+        assert items[never_seen.item_id or 0].result["waiting"] == ["5899999999999"]
+        reason = uow.conn.execute(
+            text("SELECT message FROM order_events WHERE tenant_id = :t AND order_id = :o AND kind LIKE '%cancel%'"),
+            {"t": shop.id, "o": order.id},
+        ).scalars()
+        assert any("deleted on" in m for m in reason)
+    assert inbox_states(shop).count("failed") == 0
+
+
 def _listing(t: TenantCtx, variant: str, sku: str) -> None:
     with t.uow() as uow:
         cs.put_listing(uow, "shop", {"listing_id": variant, "sku": sku,

@@ -207,6 +207,17 @@ def test_webhook_topics(parser: ShopifyConnector) -> None:
     assert (order.channel_status, order.status, order.ready) == ("cancelled", OrderStatus.CANCELLED, True)
     with pytest.raises(BadPayload, match="products/update"):
         parser.parse_webhook({"X-Shopify-Topic": "products/update"}, fixture_bytes(FIXTURE))
+    deleted = parser.parse_webhook({"X-Shopify-Topic": "orders/delete"}, b'{"id": 450789469}')
+    [gone] = deleted.orders
+    assert (gone.external_id, gone.channel_status, gone.status, gone.lines) == (
+        "450789469",
+        "deleted",
+        OrderStatus.CANCELLED,
+        [],
+    )
+    for bad in (b"{}", b'{"id": null}', b'{"id": true}', b"[450789469]"):
+        with pytest.raises(BadPayload, match="no order id"):
+            parser.parse_webhook({"X-Shopify-Topic": "orders/delete"}, bad)
     with pytest.raises(BadPayload, match="not valid JSON"):
         parser.parse_webhook({"X-Shopify-Topic": "orders/create"}, b"{not json")
 

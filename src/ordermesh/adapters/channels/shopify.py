@@ -435,6 +435,8 @@ class ShopifyConnector:
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         topic = (header(headers, "X-Shopify-Topic") or "").strip()
+        if topic == "orders/delete":
+            return WebhookEvent(topic, header(headers, "X-Shopify-Webhook-Id"), [_deleted(body)])
         if topic not in ORDER_TOPICS:
             raise BadPayload(f"Shopify webhook topic '{topic or '(none)'}' does not carry an order")
         doc = read_json(body, f"Shopify {topic} webhook")
@@ -672,6 +674,27 @@ class ShopifyConnector:
 
 
 # -- order parsing -------------------------------------------------------------------------------
+
+
+def _deleted(body: bytes) -> ChannelOrder:
+    """``orders/delete`` carries only the order's id. Shopify deletes only cancelled or archived
+    orders (and test orders): one we still hold open is cancelled, one that shipped stays as it is,
+    one we never took needs nothing (channel sync's cancellation path decides which)."""
+    doc = read_json(body, "Shopify orders/delete webhook")
+    order_id = doc.get("id") if isinstance(doc, dict) else None
+    if not isinstance(order_id, int | str) or isinstance(order_id, bool) or not str(order_id).strip():
+        raise BadPayload("Shopify orders/delete webhook body has no order id")
+    return ChannelOrder(
+        external_id=str(order_id).strip(),
+        channel_status="deleted",
+        status=OrderStatus.CANCELLED,
+        placed_at=datetime.now(UTC),  # not known, and not used: nothing is created from a deletion
+        customer={},
+        shipping_address={},
+        payment_method="prepaid",
+        payment_status="pending",
+        lines=[],
+    )
 
 
 def _order_from_rest(o: Mapping[str, Any]) -> ChannelOrder:
