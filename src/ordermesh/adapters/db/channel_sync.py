@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import driver
 
 LISTINGS = t.ChannelListing.__table__
 INBOX = t.ChannelInbox.__table__
@@ -24,13 +25,13 @@ LINES = t.OrderLine.__table__
 SHIPMENTS = t.Shipment.__table__
 CARRIERS = t.Carrier.__table__
 
-# Built once (every channel webhook runs them), so SQLAlchemy only looks their compiled form up.
-_STORE = {
-    name: make(INBOX)
+# Every channel webhook runs these: through the driver on PostgreSQL (ADR 0007); on SQLite built
+# once, so SQLAlchemy only looks their compiled form up.
+_SQLITE_STORE = (
+    sqlite_insert(INBOX)
     .on_conflict_do_nothing(index_elements=["tenant_id", "channel_id", "dedupe_key"])
     .returning(INBOX.c.id)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+)
 _PG_STORE = (
     "INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, "
     "attempts, result, received_at, processed_at) VALUES (%(tenant_id)s, %(channel_id)s, %(source)s, %(topic)s, "
@@ -220,9 +221,8 @@ class ChannelSyncRepository:
         if self.dialect == "postgresql":  # every channel order: through the driver (ADR 0007)
             from psycopg.rows import namedtuple_row
 
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
-            cur = raw.cursor(row_factory=namedtuple_row)  # type: ignore[attr-defined]
+            raw = driver(self.conn)
+            cur = raw.cursor(row_factory=namedtuple_row)
             found = cur.execute(_PG_LISTINGS_BY_IDS, {"tenant": self.tenant_id, "channel": channel_id, "ids": ids})
             return {r.listing_id: _listing(r) for r in found}
         rows = self.conn.execute(_LISTINGS_BY_IDS, {"b_tenant": self.tenant_id, "b_channel": channel_id, "b_ids": ids})
@@ -317,12 +317,11 @@ class ChannelSyncRepository:
             "processed_at": now if state in ("processing", "processed") else None,
         }
         if self.dialect == "postgresql":  # every webhook: through the driver (ADR 0007)
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
+            raw = driver(self.conn)
             values["headers"], values["result"] = json.dumps(headers), "{}"
-            row = raw.execute(_PG_STORE, values).fetchone()  # type: ignore[attr-defined]
+            row = raw.execute(_PG_STORE, values).fetchone()
             return None if row is None else int(row[0])
-        return self.conn.execute(_STORE[self.dialect], values).scalar()
+        return self.conn.execute(_SQLITE_STORE, values).scalar()
 
     def inbox_item(self, item_id: int, *, for_update: bool = False) -> InboxRow | None:
         q = select(INBOX).where(INBOX.c.tenant_id == self.tenant_id, INBOX.c.id == item_id)
@@ -351,10 +350,9 @@ class ChannelSyncRepository:
     def finish(self, item_id: int, state: str, error: str | None, result: dict[str, Any], now: datetime) -> None:
         values = {"state": state, "error": error[:4000] if error else None, "result": result, "processed_at": now}
         if self.dialect == "postgresql":  # every webhook: through the driver (ADR 0007)
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
+            raw = driver(self.conn)
             values["result"] = json.dumps(result)
-            raw.execute(_PG_FINISH, {"tenant": self.tenant_id, "item": item_id, **values})  # type: ignore[attr-defined]
+            raw.execute(_PG_FINISH, {"tenant": self.tenant_id, "item": item_id, **values})
             return
         self.conn.execute(_FINISH, {"b_tenant": self.tenant_id, "b_item": item_id, **values})
 

@@ -6,12 +6,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 # Connection execution option naming the BEGIN mode for SQLite: "IMMEDIATE" for unit-of-work writes,
 # so a writer takes the write lock up front instead of failing to upgrade a read lock halfway.
 SQLITE_BEGIN = "ordermesh_sqlite_begin"
+
+
+def driver(conn: Connection) -> Any:
+    """The driver's connection (psycopg or sqlite3) under a SQLAlchemy one, in the same transaction:
+    for the hot-path statements that skip SQLAlchemy's statement machinery (ADR 0007)."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    return raw
 
 
 def normalise_url(url: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ordermesh.adapters.db.engine import driver
 from ordermesh.adapters.db.orders import OrderRepository
 from ordermesh.adapters.db.repositories import SkuFacts, SkuRepository, TenantRepository, TenantRow
 from ordermesh.adapters.db.stock import LocationStock, StockRepository
@@ -61,7 +62,7 @@ def read_intake(
     (SQLite looks the existing order up by it); PostgreSQL joins on the code."""
     if conn.dialect.name != "postgresql":
         return _read_sqlite(conn, tenant_id, channel_id, external_id, codes, pincode)
-    raw = conn.connection.dbapi_connection
+    raw = driver(conn)
     row = raw.execute(
         _PG_SNAPSHOT,
         {"t": tenant_id, "channel": channel_code, "ext": external_id, "codes": codes, "pin": pincode},

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import driver
 from ordermesh.domain.orders import LineQuantities
 
 ORDERS = t.Order.__table__
@@ -151,13 +152,12 @@ class OrderRepository:
         key lets exactly one insert, the other waits for it and gets None."""
         if self.dialect == "postgresql":
             # Through the driver, as the rest of intake's writes (ADR 0007); JSON columns as text.
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
+            raw = driver(self.conn)
             params = {"tenant_id": self.tenant_id, **values}
             for column in _ORDER_JSON_COLUMNS:
                 if params.get(column) is not None:
                     params[column] = json.dumps(params[column])
-            row = raw.execute(_pg_insert_order(tuple(params)), params).fetchone()  # type: ignore[attr-defined]
+            row = raw.execute(_pg_insert_order(tuple(params)), params).fetchone()
             return None if row is None else int(row[0])
         return self.conn.execute(_SQLITE_INSERT_ORDER, {"tenant_id": self.tenant_id, **values}).scalar()
 
@@ -197,9 +197,8 @@ class OrderRepository:
             )
             self.add_events(order_id, events)
             return
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
-        raw.execute(  # type: ignore[attr-defined]
+        raw = driver(self.conn)
+        raw.execute(
             _PG_ADD_BODY,
             {
                 "tenant": self.tenant_id,
@@ -548,9 +547,8 @@ class CustomerRepository:
         values = {"tenant_id": self.tenant_id, "name": name, "phone": phone, "email": email, "created_at": now}
         if phone:
             if self.dialect == "postgresql":  # on every order's path: through the driver (ADR 0007)
-                raw = self.conn.connection.dbapi_connection
-                assert raw is not None
-                row = raw.execute(_PG_INSERT_CUSTOMER, values).fetchone()  # type: ignore[attr-defined]
+                raw = driver(self.conn)
+                row = raw.execute(_PG_INSERT_CUSTOMER, values).fetchone()
                 new = row[0] if row else None
             else:
                 new = self.conn.execute(_SQLITE_INSERT_BY_PHONE, values).scalar()

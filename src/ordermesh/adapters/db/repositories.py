@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import driver
 from ordermesh.adapters.db.idcache import IdCache, StagedIds
 from ordermesh.domain.catalog import Component, SkuSpec, canonical
 from ordermesh.domain.india import state_by_gst_code
@@ -70,9 +71,8 @@ class TenantRepository:
 
     def by_code(self, code: str) -> TenantRow | None:
         if self.conn.dialect.name == "postgresql":  # every webhook's first statement: through the driver (ADR 0007)
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
-            found = raw.execute(_PG_TENANT_BY_CODE, {"code": code}).fetchone()  # type: ignore[attr-defined]
+            raw = driver(self.conn)
+            found = raw.execute(_PG_TENANT_BY_CODE, {"code": code}).fetchone()
             return TenantRow(found[0], found[1], found[2], found[3] or {}, found[4]) if found else None
         row = self.conn.execute(_TENANT_BY_CODE, {"code": code}).first()
         return TenantRow(row.id, row.code, row.name, row.settings, row.config_version) if row else None

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import driver
 
 CARRIERS = t.Carrier.__table__
 SHIPMENTS = t.Shipment.__table__
@@ -346,10 +347,9 @@ class ShippingRepository:
             "processed_at": None if state == "received" else now,
         }
         if self.dialect == "postgresql":  # every tracking push: through the driver (ADR 0007)
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
+            raw = driver(self.conn)
             values["headers"] = json.dumps(headers)
-            return int(raw.execute(_PG_STORE_PUSH, values).fetchone()[0])  # type: ignore[attr-defined]
+            return int(raw.execute(_PG_STORE_PUSH, values).fetchone()[0])
         return int(self.conn.execute(_STORE_PUSH, values).scalar_one())
 
     def take_pushes(self, limit: int) -> list[Any]:

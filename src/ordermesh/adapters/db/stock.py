@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import driver
 from ordermesh.adapters.db.tables import sqlite_timestamp
 from ordermesh.domain.inventory import Balance, Delta, Guard
 
@@ -204,8 +205,7 @@ class StockRepository:
         # The driver directly, on the unit of work's connection and transaction: this is the
         # reservation hot path, and SQLAlchemy's statement machinery would cost more CPU than the
         # database spends on the statement.
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
+        raw = driver(self.conn)
         params = {
             "moves": json.dumps(
                 [
@@ -231,7 +231,7 @@ class StockRepository:
             "actor": actor,
             "now": now,
         }
-        rows = raw.execute(_PG_APPLY_ALL, params).fetchall()  # type: ignore[attr-defined]
+        rows = raw.execute(_PG_APPLY_ALL, params).fetchall()
         if not rows:
             return None
         return {(r[0], r[1]): BalanceAfter(Balance(r[2], r[3], r[4], r[5]), r[6], r[7]) for r in rows}
@@ -241,8 +241,7 @@ class StockRepository:
     ) -> dict[tuple[str, int], BalanceAfter] | None:
         # The driver directly (see _apply_all_pg): a guarded UPDATE per move, undone together
         # through a savepoint (in-process, no I/O) when one finds its guard no longer holds.
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
+        raw = driver(self.conn)
         at = sqlite_timestamp(now)
         out: dict[tuple[str, int], BalanceAfter] = {}
         ledger = []

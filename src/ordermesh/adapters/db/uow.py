@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db.channels import ChannelRecord, ChannelRepository
-from ordermesh.adapters.db.engine import SQLITE_BEGIN
+from ordermesh.adapters.db.engine import SQLITE_BEGIN, driver
 from ordermesh.adapters.db.idcache import ConfigCache, IdCache, StagedIds, TenantConfig
 from ordermesh.adapters.db.intake import IntakeSnapshot, read_intake
 from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
@@ -297,8 +297,7 @@ class UnitOfWork:
 
     def _write_audit_and_events(self) -> None:
         # SQLite: the driver directly, as on PostgreSQL; two executemany calls cost microseconds.
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
+        raw = driver(self.conn)
         if self._audit:
             raw.executemany(
                 _SQLITE_AUDIT,
@@ -328,9 +327,8 @@ class UnitOfWork:
         # Every unit of work that changes something ends here, so on PostgreSQL the audit rows and
         # the outbox rows go in one statement, through the driver (see StockRepository.apply_all).
         a, e = self._audit, self._events
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
-        raw.execute(  # type: ignore[attr-defined]
+        raw = driver(self.conn)
+        raw.execute(
             _PG_AUDIT_AND_OUTBOX,
             {
                 "audit": _audit_json(a),
