@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from ordermesh.adapters.channels.base import (
+    DELETED,
     BadSignature,
     ChannelConnector,
     ChannelError,
@@ -317,26 +318,26 @@ def receive_webhook(
                             state="rejected", error=str(e))  # fmt: skip
             uow.commit()
             raise Unauthorized(f"webhook signature check failed: {e}") from None
-        topic = _topic(kept)
+        topic, key = _topic(kept), _digest(body)
         if not sync.inline:
-            item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now)
+            item_id = repo(uow).store(record.id, "webhook", topic, key, kept, body, uow.now)
             if item_id is not None:  # a worker takes it from here
                 uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
             uow.commit()
             return Received(item_id, False)
-        done = _receive_in_one(uow, record, connector, topic, headers, kept, body)
+        done = _receive_in_one(uow, record, connector, topic, key, headers, kept, body)
         if done is not None:
             return done
     # Not the one-order case, or applying it failed: the body is stored (already claimed) and
     # processed order by order, and a failure stays on the item with its error. Should this
     # process die meanwhile, the inbox sweep takes the item over once its lease runs out.
     with sync.unit() as uow:
-        item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state="processing")
+        item_id = repo(uow).store(record.id, "webhook", topic, key, kept, body, uow.now, state="processing")
         received_at = uow.now
         uow.commit()
     if item_id is None:
         return Received(None, False)
-    item = InboxRow(item_id, record.id, "webhook", topic, _digest(body), kept, body, "processing", None, 0, {},
+    item = InboxRow(item_id, record.id, "webhook", topic, key, kept, body, "processing", None, 0, {},
                     received_at, received_at)  # fmt: skip
     error = _process_claimed(sync, item, record, connector)
     return Received(item_id, error is None, error)
@@ -347,6 +348,7 @@ def _receive_in_one(
     record: ChannelRecord,
     connector: ChannelConnector,
     topic: str | None,
+    key: str,
     headers: Mapping[str, str],
     kept: dict[str, str],
     body: bytes,
@@ -362,7 +364,7 @@ def _receive_in_one(
         return None  # the careful path keeps the reason with the body
     if len(orders) != 1:
         return None
-    item_id = repo(uow).store(record.id, "webhook", topic, _digest(body), kept, body, uow.now, state="processed")
+    item_id = repo(uow).store(record.id, "webhook", topic, key, kept, body, uow.now, state="processed")
     if item_id is None:
         return Received(None, False)  # this very delivery was taken before
     try:
@@ -472,7 +474,7 @@ def _apply_order(uow: UnitOfWork, record: ChannelRecord, order: ChannelOrder) ->
         assert current is not None
         if OrderStatus(current.row.status) in SETTLED:
             return "unchanged"
-        done = "deleted" if order.channel_status == "deleted" else "cancelled"
+        done = "deleted" if order.channel_status == DELETED else "cancelled"
         order_actions.cancel_order(uow, existing, reason=f"{done} on {record.spec.name}")
         return "cancelled"
     if not order.ready:

@@ -59,6 +59,11 @@ class ChannelLine:
     line_id: str | None = None  # the channel's id of this line (fulfilment and status push-back use it)
 
 
+# ChannelOrder.channel_status of an order the channel deleted: a cancellation carrying only the
+# order's id (Shopify's orders/delete), recorded as "deleted on <channel>".
+DELETED = "deleted"
+
+
 @dataclass(frozen=True)
 class ChannelOrder:
     """A channel's order in our words. ``payload()`` is the body ``POST /api/v1/orders`` takes,

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from ordermesh.adapters.channels.base import (
+    DELETED,
     BadPayload,
     BadSignature,
     ChannelAuthFailed,
@@ -686,7 +687,7 @@ def _deleted(body: bytes) -> ChannelOrder:
         raise BadPayload("Shopify orders/delete webhook body has no order id")
     return ChannelOrder(
         external_id=str(order_id).strip(),
-        channel_status="deleted",
+        channel_status=DELETED,
         status=OrderStatus.CANCELLED,
         placed_at=datetime.now(UTC),  # not known, and not used: nothing is created from a deletion
         customer={},
