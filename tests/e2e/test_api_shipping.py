@@ -293,6 +293,36 @@ def test_shiprocket_books_and_its_webhook_is_checked_by_token(api: Api, fake: Fa
     assert acted["action"] == "reattempt" and fake.ndr_actions
 
 
+def test_queued_pushes_are_answered_202_once_stored_and_the_workers_apply_them(
+    api: Api, fake: FakeShiprocket, container: Container
+) -> None:
+    from ordermesh.api.app import create_app
+    from ordermesh.services import channel_sync as cs
+    from ordermesh.services import shipping
+
+    warehouse(api)
+    shiprocket(api, fake)
+    sid = packed(api, place(api, "Q1"))["id"]
+    awb = ok(api.post(f"/api/v1/shipments/{sid}/book", {"carrier": "sr"}))["awb"]
+    # an API process whose webhooks are queued for the workers (ORDERMESH_WEBHOOKS_INLINE=false)
+    queued = Container(container.settings.model_copy(update={"webhooks_inline": False}), container.engine,
+                       container.uow, container.clock)  # fmt: skip
+    with TestClient(create_app(container=queued), raise_server_exceptions=False) as carrier:
+        url = f"/webhooks/carriers/{api.tenant.code}/sr"
+        picked = push(awb, "42", "PICKED UP", "Shipment picked up", "27 11 2026 10:00:00")
+        r = carrier.post(url, content=picked, headers={"x-api-key": "wrong"})
+        assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
+        r = carrier.post(f"/webhooks/carriers/{api.tenant.code}/nobody", content=picked)
+        assert r.status_code == 404 and r.json()["errors"][0]["field"] == "carrier"
+        r = carrier.post(url, content=picked, headers={"x-api-key": "sr-token"})
+        assert (r.status_code, r.json()) == (202, {"recorded": 0, "changed": 0, "unknown": [], "queued": True})
+    # stored, not applied: the refused ones are not kept
+    assert [p["state"] for p in ok(api.get("/api/v1/tracking-pushes"))] == ["received"]
+    assert ok(api.get(f"/api/v1/shipments/{sid}"))["status"] != "picked_up"
+    assert shipping.drain_pushes(cs.Sync(container.uow, container.connections, api.tenant.id)) == 1
+    assert ok(api.get(f"/api/v1/shipments/{sid}"))["status"] == "picked_up"
+
+
 def test_a_viewer_can_look_but_not_book(api: Api, app_client: TestClient, container: Container) -> None:
     warehouse(api)
     fleet(api)

@@ -31,6 +31,7 @@ from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
 from ordermesh.services import routing as routing_service
+from ordermesh.services import shipping as shipping_service
 from ordermesh.web import install_web
 from ordermesh.worker.main import start_in_thread
 
@@ -62,6 +63,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.push_intake.close()
             if worker:
                 worker[1].set()
                 worker[0].join(timeout=10)
@@ -77,6 +79,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = c
+    app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
     problems.install(app)
     # Routes are matched in order, and each one tried costs: the high-volume paths come first
     # (channels' and carriers' webhooks, new orders). No two routers share a path.

@@ -14,8 +14,11 @@ Calls to carriers never run inside a transaction other writers wait on: read, ca
 from __future__ import annotations
 
 import logging
+import queue
 import secrets
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,8 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ordermesh.adapters.carriers import base as cb
+from ordermesh.adapters.channels.connections import Connections
 from ordermesh.adapters.db.shipping import CarrierRow, ShippingRepository
-from ordermesh.adapters.db.uow import UnitOfWork
+from ordermesh.adapters.db.uow import UnitOfWork, UowFactory
 from ordermesh.adapters.documents import invoice as inv_doc
 from ordermesh.adapters.documents import label as label_doc
 from ordermesh.adapters.documents import manifest as manifest_doc
@@ -1193,22 +1197,10 @@ def receive_carrier_webhook(
     stores it; queued (``sync.inline`` false), it waits for the workers, which apply pushes in
     batches (:func:`drain_pushes`). A push that cannot be applied is kept, failed, with its error.
     An AWB that is none of ours is kept in an ``unknown_awb`` alert and named in ``unknown``."""
-    from ordermesh.domain.errors import Unauthorized
-
     kept = _kept_headers(headers)
     with sync.uow(tenant_id=None) as uow:
-        tenant = uow.tenants.by_code(tenant_code)
-        if tenant is None:
-            raise NotFound(f"no tenant '{tenant_code}'", field="tenant")
-        uow.use_tenant(tenant.id, tenant)
-        row = uow.carrier(carrier_code)  # from this process's cache while the tenant's carriers are unchanged
-        if row is None:
-            raise NotFound(f"carrier '{carrier_code}' not found", field="carrier")
-        adapter = sync.connections.carrier(row)
-        try:
-            adapter.verify_webhook(headers, body)
-        except cb.BadSignature as e:
-            raise Unauthorized(f"carrier webhook check failed: {e}") from None
+        tenant = _push_tenant(uow, tenant_code)
+        row, adapter = _push_carrier(uow, sync.connections, carrier_code, headers, body)
         if not sync.inline:
             repo(uow).store_push(row.id, kept, body, uow.now, state="received")
             uow.commit()
@@ -1225,6 +1217,137 @@ def receive_carrier_webhook(
         repo(uow).store_push(row.id, kept, body, uow.now, state="failed", error=_reason(failure))
         uow.commit()
     raise failure
+
+
+def _push_tenant(uow: UnitOfWork, code: str) -> Any:
+    """The tenant a push names, this unit of work scoped to it."""
+    tenant = uow.tenants.by_code(code)
+    if tenant is None:
+        raise NotFound(f"no tenant '{code}'", field="tenant")
+    uow.use_tenant(tenant.id, tenant)
+    return tenant
+
+
+def _push_carrier(
+    uow: UnitOfWork, connections: Connections, code: str, headers: Mapping[str, str], body: bytes
+) -> tuple[CarrierRow, Any]:
+    """The carrier account a push names and its adapter, once the push's token or signature has
+    been checked against that account."""
+    from ordermesh.domain.errors import Unauthorized
+
+    row = uow.carrier(code)  # from this process's cache while the tenant's carriers are unchanged
+    if row is None:
+        raise NotFound(f"carrier '{code}' not found", field="carrier")
+    adapter = connections.carrier(row)
+    try:
+        adapter.verify_webhook(headers, body)
+    except cb.BadSignature as e:
+        raise Unauthorized(f"carrier webhook check failed: {e}") from None
+    return row, adapter
+
+
+@dataclass
+class _Waiting:
+    tenant: str
+    carrier: str
+    headers: Mapping[str, str]
+    body: bytes
+    done: Future[TrackingResult] = field(default_factory=Future)
+
+
+class PushIntake:
+    """Queued tracking pushes (``ORDERMESH_WEBHOOKS_INLINE=false``) stored by group commit.
+
+    Carriers push one scan per request, in bursts. Each request hands its push to this process's
+    writer thread and waits; the writer takes every push waiting at that moment and, in one
+    transaction, reads each named tenant's row (so a carrier account changed or removed by another
+    process is seen, as on the one-at-a-time path), checks every push's token, stores the good ones
+    in one statement and commits; only then is each request answered. A push is acknowledged only
+    once it is durable, and many pushes share one round trip, one commit and one flush of the
+    write-ahead log. A push naming no tenant or carrier, or failing its check, is answered with its
+    own error and stored by nobody; should the transaction fail, every push of the batch gets that
+    error (the carrier sends them again) and nothing of the batch is kept."""
+
+    def __init__(self, uow: UowFactory, connections: Connections, *, max_batch: int = 500):
+        self._uow, self._connections, self._max = uow, connections, max_batch
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, tenant: str, carrier: str, headers: Mapping[str, str], body: bytes) -> Future[TrackingResult]:
+        """The push, queued for the writer; the future is done once it is stored (or refused)."""
+        waiting = _Waiting(tenant, carrier, headers, body)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the tracking intake is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="tracking-intake", daemon=True)
+                self._thread.start()
+            self._queue.put(waiting)
+        return waiting.done
+
+    def close(self, timeout: float = 10) -> None:
+        """Store what is waiting, then end the writer."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._store(batch)
+                    return
+                batch.append(more)
+            self._store(batch)
+
+    def _store(self, batch: list[_Waiting]) -> None:
+        taken: list[_Waiting] = []
+        try:
+            with self._uow(tenant_id=None) as uow:
+                rows: list[tuple[int, int, dict[str, Any], bytes]] = []
+                for code in dict.fromkeys(w.tenant for w in batch):
+                    try:
+                        tenant = _push_tenant(uow, code)
+                    except DomainError as e:
+                        for w in batch:
+                            if w.tenant == code:
+                                w.done.set_exception(e)
+                        continue
+                    for w in batch:
+                        if w.tenant != code:
+                            continue
+                        try:
+                            row, _ = _push_carrier(uow, self._connections, w.carrier, w.headers, w.body)
+                        except DomainError as e:
+                            w.done.set_exception(e)
+                            continue
+                        rows.append((tenant.id, row.id, _kept_headers(w.headers), w.body))
+                        taken.append(w)
+                if rows:
+                    repo(uow).store_received(rows, uow.now)
+                    uow.commit()
+        except Exception as e:
+            log.exception("storing %d tracking pushes failed", len(taken))
+            for w in batch:
+                if not w.done.done():
+                    w.done.set_exception(e)
+            return
+        for w in taken:
+            w.done.set_result(TrackingResult(queued=True))
 
 
 _SECRET_HEADER_PARTS = ("auth", "token", "key", "secret", "signature", "cookie")

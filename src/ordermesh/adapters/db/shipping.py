@@ -27,6 +27,12 @@ _PG_STORE_PUSH = (
     "processed_at) VALUES (%(tenant_id)s, %(carrier_id)s, %(headers)s::json, %(body)s, %(state)s, %(error)s, "
     "%(attempts)s, %(received_at)s, %(processed_at)s) RETURNING id"
 )
+# Many pushes waiting for the workers, one statement however many (PushIntake's group commit).
+_PG_STORE_RECEIVED = (
+    "INSERT INTO carrier_inbox (tenant_id, carrier_id, headers, body, state, attempts, received_at) "
+    "SELECT t, c, h::json, b, 'received', 0, %(now)s "
+    "FROM unnest(%(tenants)s::bigint[], %(carriers)s::bigint[], %(headers)s::text[], %(bodies)s::bytea[]) AS u(t, c, h, b)"
+)
 # Scans go in as one executemany of this statement (SQLAlchemy batches it into multi-row INSERTs
 # with RETURNING), built once: compiling a fresh multi-row VALUES for every batch cost a worker
 # more than a fifth of its time.
@@ -351,6 +357,31 @@ class ShippingRepository:
             values["headers"] = json.dumps(headers)
             return int(raw.execute(_PG_STORE_PUSH, values).fetchone()[0])
         return int(self.conn.execute(_STORE_PUSH, values).scalar_one())
+
+    def store_received(self, pushes: Sequence[tuple[int, int, dict[str, Any], bytes]], now: datetime) -> None:
+        """Pushes for the workers, each ``(tenant_id, carrier_id, headers, body)``, in one statement
+        (several tenants' pushes may share it: each row carries its own tenant)."""
+        if not pushes:
+            return
+        if self.dialect == "postgresql":
+            driver(self.conn).execute(
+                _PG_STORE_RECEIVED,
+                {
+                    "now": now,
+                    "tenants": [p[0] for p in pushes],
+                    "carriers": [p[1] for p in pushes],
+                    "headers": [json.dumps(p[2]) for p in pushes],
+                    "bodies": [p[3] for p in pushes],
+                },
+            )
+            return
+        self.conn.execute(
+            insert(PUSHES),
+            [
+                dict(tenant_id=t, carrier_id=c, headers=h, body=b, state="received", attempts=0, received_at=now)
+                for t, c, h, b in pushes
+            ],
+        )
 
     def take_pushes(self, limit: int) -> list[Any]:
         """The oldest pushes waiting, locked for this transaction; pushes another worker holds are

@@ -7,6 +7,7 @@ Booking, manifesting and NDR actions call the carrier: the request's own transac
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import date, datetime
@@ -555,11 +556,15 @@ async def carrier_webhook(tenant: str, carrier: str, request: Request, container
     from starlette.concurrency import run_in_threadpool
 
     body = await request.body()
-    sync = cs.Sync(container.uow, container.connections, 0, inline=container.settings.webhooks_inline)
     try:
-        got = await run_in_threadpool(
-            shipping.receive_carrier_webhook, sync, tenant, carrier, dict(request.headers), body
-        )
+        if container.settings.webhooks_inline:
+            sync = cs.Sync(container.uow, container.connections, 0)
+            got = await run_in_threadpool(
+                shipping.receive_carrier_webhook, sync, tenant, carrier, dict(request.headers), body
+            )
+        else:  # stored with the pushes that arrive beside it, one commit for all (PushIntake)
+            intake: shipping.PushIntake = request.app.state.push_intake
+            got = await asyncio.wrap_future(intake.submit(tenant, carrier, dict(request.headers), body))
     except BadPayload as e:
         raise ValidationFailed(str(e), field="body") from None
     except RemoteError as e:
