@@ -1366,14 +1366,19 @@ def drain_pushes(sync: Sync, *, batch: int = 500) -> int:
     """Apply queued tracking pushes, oldest first, ``batch`` at a time: each batch in one
     transaction, its scans applied set-based. A push that cannot be read is marked failed and the
     rest go on; should applying the batch fail as a whole, its pushes are applied one at a time, so
-    only the bad one stays failed. Pushes another worker holds are skipped. Returns how many pushes
-    were taken."""
+    only the bad one stays failed. Pushes another worker holds are skipped. It goes on while
+    batches come full; pushes that arrive while a partial batch is applied wait for the next call
+    (the job's next round), so a steady trickle is applied in batches of a round's worth, not
+    chased one or two at a time (each batch has a cost of its own). Returns how many pushes were
+    taken."""
     taken = 0
-    while True:
+    full = True
+    while full:
         with sync.unit() as uow:
             items = repo(uow).take_pushes(batch)
             if not items:
                 return taken
+            full = len(items) == batch
             carriers = {c.id: c for c in repo(uow).carriers()}
             unread: list[tuple[int, str]] = []
             read: list[int] = []
@@ -1400,6 +1405,7 @@ def drain_pushes(sync: Sync, *, batch: int = 500) -> int:
         for item in items:
             _apply_push(sync, item.id)
         taken += len(items)
+    return taken
 
 
 def _apply_push(sync: Sync, push_id: int) -> None:

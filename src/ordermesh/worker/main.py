@@ -9,14 +9,16 @@ import random
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ordermesh.adapters.db.outbox import ClaimedEvent, take_job
+from ordermesh.adapters.db.outbox import ClaimedEvent, job_due, take_job
 from ordermesh.adapters.db.uow import OUTBOX_WAKE
 from ordermesh.bootstrap import Container
 from ordermesh.worker.handlers import CALLING_HANDLERS, EVENT_HANDLERS, CallingHandler, Handler
 from ordermesh.worker.jobs import Job, jobs_for, tenants
+
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 log = logging.getLogger("ordermesh.worker")
 
@@ -42,6 +44,9 @@ class Worker:
         # A worker given its own handlers (tests of the outbox machinery) runs no periodic jobs.
         self.jobs = jobs_for(container.settings) if handlers is None else ()
         self._calling_busy = threading.Event()
+        # When each job can next be due, as the job table said when this worker last asked: the
+        # worker loops whenever events are committed, and asks the database only once it can be.
+        self._not_before: dict[str, datetime] = {}
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         s = container.settings
         self.batch = s.worker_batch_size
@@ -59,9 +64,12 @@ class Worker:
             calls_out = job.run_calling is not None and not job.local
             if background and calls_out and self._calling_busy.is_set():
                 continue  # the previous calling job is still at it; this one is taken next time
+            if self.container.clock.now() < self._not_before.get(job.name, _LONG_AGO):
+                continue  # taken (here or by another worker) less than its interval ago: not due yet
             with self.container.uow(tenant_id=None) as uow:
                 taken = take_job(uow.conn, job.name, uow.now, job.every)
                 ids = tenants(uow) if taken else []
+                self._not_before[job.name] = uow.now + job.every if taken else job_due(uow.conn, job.name, job.every)
                 uow.commit()
             if not taken:
                 continue

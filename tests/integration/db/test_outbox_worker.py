@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from ordermesh.adapters.db import tables as t
@@ -187,3 +188,51 @@ def test_events_no_handler_listens_to_are_marked_done_with_their_claim(container
     rows = status(tenant, quiet + loud)
     assert [r.status for r in rows] == ["done"] * 5
     assert all(r.done_at is not None and r.locked_by is None and r.attempts == 1 for r in rows)
+
+
+def test_a_worker_asks_the_job_table_only_once_a_job_can_be_due(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from ordermesh.adapters.clock import FrozenClock
+    from ordermesh.adapters.db.uow import make_uow_factory
+    from ordermesh.worker import main as worker_main
+    from ordermesh.worker.jobs import Job
+
+    clock = FrozenClock(datetime.now(UTC))
+    timed = Container(container.settings, container.engine, make_uow_factory(container.engine, clock), clock)
+    minute, second = (Job(f"t-{uuid.uuid4().hex[:12]}", timedelta(seconds=s)) for s in (60, 1))
+    asked: list[str] = []
+    real_take = worker_main.take_job
+
+    def take(conn: Any, name: str, now: Any, every: Any) -> bool:
+        asked.append(name)
+        return real_take(conn, name, now, every)
+
+    monkeypatch.setattr(worker_main, "take_job", take)
+
+    def worker() -> Worker:
+        w = Worker(timed)
+        w.jobs = (minute, second)
+        monkeypatch.setattr(w, "_run_job", lambda job, ids, release=True: None)  # what they do is not the point
+        return w
+
+    one, two = worker(), worker()
+    # the first worker takes both; asked again at once, it asks no one
+    assert one.run_jobs() == [minute.name, second.name] and asked == [minute.name, second.name]
+    asked.clear()
+    assert one.run_jobs() == [] and asked == []
+    # a second worker asks once, finds both taken, and then leaves them until they can be due
+    assert two.run_jobs() == [] and asked == [minute.name, second.name]
+    asked.clear()
+    assert two.run_jobs() == [] and asked == []
+    # a second later the one-second job is due again: taken once, by whichever asks first
+    clock.advance(seconds=1)
+    assert two.run_jobs() == [second.name] and one.run_jobs() == []
+    assert asked == [second.name, second.name]
+    asked.clear()
+    # a minute on, both are due again
+    clock.advance(seconds=60)
+    assert one.run_jobs() == [minute.name, second.name] and asked == [minute.name, second.name]

@@ -578,6 +578,13 @@ def _parse_time(value: Any, where: str) -> datetime:
     text = _text(value)
     if not text:
         raise BadPayload(f"{where}: no time")
+    if text[4:5] == "-":  # 2026-11-25 14:10:11 and the other ISO layouts, read as below but without strptime
+        try:
+            stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=IST)
     for layout in _TIME_FORMATS:
         try:
             return datetime.strptime(text, layout).replace(tzinfo=IST)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import ARRAY, ColumnElement, Connection, Engine, any_, bindparam, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 # Connection execution option naming the BEGIN mode for SQLite: "IMMEDIATE" for unit-of-work writes,
@@ -20,6 +20,15 @@ def driver(conn: Connection) -> Any:
     raw = conn.connection.dbapi_connection
     assert raw is not None
     return raw
+
+
+def among(column: Any, values: Any, dialect: str) -> ColumnElement[bool]:
+    """``column IN values``. On PostgreSQL ``column = ANY(array)``: one bound array, so the statement
+    has one shape however many values a batch brings (an expanding IN is rewritten for each count,
+    and its long text is parsed again by the driver every time)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(list(values))  # type: ignore[no-any-return]
 
 
 def normalise_url(url: str) -> str:

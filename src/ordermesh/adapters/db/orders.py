@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.engine import driver
+from ordermesh.adapters.db.engine import among, driver
 from ordermesh.domain.orders import LineQuantities
 
 ORDERS = t.Order.__table__
@@ -230,17 +230,17 @@ class OrderRepository:
             return {}, {}
         rows = self.conn.execute(
             select(ORDERS)
-            .where(ORDERS.c.tenant_id == self.tenant_id, ORDERS.c.id.in_(ids))
+            .where(ORDERS.c.tenant_id == self.tenant_id, among(ORDERS.c.id, ids, self.dialect))
             .order_by(ORDERS.c.id)
             .with_for_update()
-        )
+        ).all()
         orders = {r.id: r for r in rows}
         lines: dict[int, list[Any]] = {}
         for line in self.conn.execute(
             select(LINES)
-            .where(LINES.c.tenant_id == self.tenant_id, LINES.c.order_id.in_(ids))
+            .where(LINES.c.tenant_id == self.tenant_id, among(LINES.c.order_id, ids, self.dialect))
             .order_by(LINES.c.order_id, LINES.c.line_no)
-        ):
+        ).all():
             lines.setdefault(line.order_id, []).append(line)
         return orders, lines
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from ordermesh.adapters.db import tables as t
+from ordermesh.adapters.db.engine import among
 
 OUTBOX = t.OutboxEvent.__table__
 
@@ -47,7 +48,7 @@ class OutboxRepository:
             return []
         self.conn.execute(
             update(OUTBOX)
-            .where(OUTBOX.c.id.in_([r.id for r in rows]))
+            .where(among(OUTBOX.c.id, [r.id for r in rows], self.conn.dialect.name))
             .values(locked_by=worker, locked_until=now + lease, attempts=OUTBOX.c.attempts + 1)
         )
         return [ClaimedEvent(r.id, r.tenant_id, r.topic, r.payload, r.attempts + 1) for r in rows]
@@ -64,7 +65,7 @@ class OutboxRepository:
         if event_ids:
             self.conn.execute(
                 update(OUTBOX)
-                .where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.locked_by == worker)
+                .where(among(OUTBOX.c.id, event_ids, self.conn.dialect.name), OUTBOX.c.locked_by == worker)
                 .values(status="done", done_at=now, locked_by=None, locked_until=None, last_error=None)
             )
 
@@ -106,3 +107,9 @@ def take_job(conn: Connection, name: str, now: datetime, every: timedelta) -> bo
         update(JOB_RUNS).where(JOB_RUNS.c.name == name, JOB_RUNS.c.last_run_at <= now - every).values(last_run_at=now)
     )
     return taken.rowcount == 1
+
+
+def job_due(conn: Connection, name: str, every: timedelta) -> datetime:
+    """When the job can next be taken: its last run plus its interval."""
+    last = conn.execute(select(JOB_RUNS.c.last_run_at).where(JOB_RUNS.c.name == name)).scalar_one()
+    return last + every  # type: ignore[no-any-return]

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.engine import driver
+from ordermesh.adapters.db.engine import among, driver
 
 CARRIERS = t.Carrier.__table__
 SHIPMENTS = t.Shipment.__table__
@@ -33,15 +33,25 @@ _PG_STORE_RECEIVED = (
     "SELECT t, c, h::json, b, 'received', 0, %(now)s "
     "FROM unnest(%(tenants)s::bigint[], %(carriers)s::bigint[], %(headers)s::text[], %(bodies)s::bytea[]) AS u(t, c, h, b)"
 )
-# Scans go in as one executemany of this statement (SQLAlchemy batches it into multi-row INSERTs
-# with RETURNING), built once: compiling a fresh multi-row VALUES for every batch cost a worker
-# more than a fifth of its time.
-_ADD_EVENTS = {
-    name: make(SEVENTS)
+# SQLite: scans go in as one executemany of this statement (SQLAlchemy batches it into multi-row
+# INSERTs with RETURNING), built once, not a fresh multi-row VALUES compiled for every batch.
+_SQLITE_ADD_EVENTS = (
+    sqlite_insert(SEVENTS)
     .on_conflict_do_nothing(index_elements=["tenant_id", "shipment_id", "dedupe_key"])
     .returning(SEVENTS.c.shipment_id, SEVENTS.c.dedupe_key)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+)
+_EVENT_COLUMNS = {
+    "shipment_id": "bigint", "at": "timestamptz", "status": "text", "carrier_status": "text", "location": "text",
+    "detail": "text", "ndr_reason": "text", "source": "text", "dedupe_key": "text", "recorded_at": "timestamptz",
+}  # fmt: skip
+# On PostgreSQL the scans go in as one INSERT ... SELECT FROM unnest(one array per column): a short
+# statement whatever the batch (the driver caches its parsed form), not a VALUES list per row.
+_PG_ADD_EVENTS = (
+    f"INSERT INTO shipment_events (tenant_id, {', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT %(tenant_id)s, * FROM unnest({', '.join(f'%({c})s::{k}[]' for c, k in _EVENT_COLUMNS.items())}) "
+    "ON CONFLICT (tenant_id, shipment_id, dedupe_key) DO NOTHING RETURNING shipment_id, dedupe_key"
+)
+_UPDATES: dict[tuple[str, ...], Any] = {}  # ShippingRepository.update_many's statements by columns
 COUNTERS = t.InvoiceCounter.__table__
 INVOICES = t.Invoice.__table__
 MANIFESTS = t.Manifest.__table__
@@ -147,12 +157,12 @@ class ShippingRepository:
             .where(
                 SHIPMENTS.c.tenant_id == self.tenant_id,
                 SHIPMENTS.c.carrier_id == carrier_id,
-                SHIPMENTS.c.awb.in_(sorted(set(awbs))),
+                among(SHIPMENTS.c.awb, sorted(set(awbs)), self.dialect),
             )
             .order_by(SHIPMENTS.c.id)
             .with_for_update()
         )
-        return {r.awb: r for r in self.conn.execute(q)}
+        return {r.awb: r for r in self.conn.execute(q).all()}
 
     def by_token(self, token: str) -> Any:
         return self.conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_token == token)).first()
@@ -200,12 +210,14 @@ class ShippingRepository:
             columns = tuple(sorted(k for k in r if k != "id"))
             by_columns.setdefault(columns, []).append({**{f"v_{k}": r[k] for k in columns}, "v_id": r["id"]})
         for columns, params in by_columns.items():
-            stmt = (
-                update(SHIPMENTS)
-                .where(SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.id == bindparam("v_id"))
-                .values({k: bindparam(f"v_{k}") for k in columns})
-            )
-            self.conn.execute(stmt, params)
+            stmt = _UPDATES.get(columns)
+            if stmt is None:  # built once per set of columns: tracking batches write the same few
+                stmt = _UPDATES[columns] = (
+                    update(SHIPMENTS)
+                    .where(SHIPMENTS.c.tenant_id == bindparam("v_tenant"), SHIPMENTS.c.id == bindparam("v_id"))
+                    .values({k: bindparam(f"v_{k}") for k in columns})
+                )
+            self.conn.execute(stmt, [{**p, "v_tenant": self.tenant_id} for p in params])
 
     def lines_of_many(self, shipment_ids: Sequence[int]) -> dict[int, list[Any]]:
         """The lines (order line, SKU code, quantity) of several shipments, by shipment id."""
@@ -215,7 +227,10 @@ class ShippingRepository:
         rows = self.conn.execute(
             select(SLINES.c.shipment_id, SLINES.c.order_line_id, SLINES.c.quantity, SKUS.c.code.label("sku"))
             .join(SKUS, SKUS.c.id == SLINES.c.sku_id)
-            .where(SLINES.c.tenant_id == self.tenant_id, SLINES.c.shipment_id.in_(sorted(set(shipment_ids))))
+            .where(
+                SLINES.c.tenant_id == self.tenant_id,
+                among(SLINES.c.shipment_id, sorted(set(shipment_ids)), self.dialect),
+            )
             .order_by(SLINES.c.shipment_id, SLINES.c.id)
         )
         for r in rows:
@@ -229,7 +244,8 @@ class ShippingRepository:
             return found
         rows = self.conn.execute(
             select(SHIPMENTS.c.order_id, SHIPMENTS.c.id, SHIPMENTS.c.status).where(
-                SHIPMENTS.c.tenant_id == self.tenant_id, SHIPMENTS.c.order_id.in_(sorted(set(order_ids)))
+                SHIPMENTS.c.tenant_id == self.tenant_id,
+                among(SHIPMENTS.c.order_id, sorted(set(order_ids)), self.dialect),
             )
         )
         for r in rows:
@@ -404,7 +420,7 @@ class ShippingRepository:
         if ids:
             self.conn.execute(
                 update(PUSHES)
-                .where(PUSHES.c.tenant_id == self.tenant_id, PUSHES.c.id.in_(list(ids)))
+                .where(PUSHES.c.tenant_id == self.tenant_id, among(PUSHES.c.id, ids, self.dialect))
                 .values(
                     state=state, error=error[:4000] if error else None, attempts=PUSHES.c.attempts + 1, processed_at=now
                 )
@@ -421,8 +437,11 @@ class ShippingRepository:
         recorded before (carriers resend them; a repeat within ``rows`` is kept once)."""
         if not rows:
             return set()
+        if self.dialect == "postgresql":  # a batch of a worker: one short statement, arrays bound (ADR 0007)
+            params = {"tenant_id": self.tenant_id, **{c: [r[c] for r in rows] for c in _EVENT_COLUMNS}}
+            return {(int(r[0]), str(r[1])) for r in driver(self.conn).execute(_PG_ADD_EVENTS, params)}
         params = [{"tenant_id": self.tenant_id, **r} for r in rows]
-        return {(int(r[0]), str(r[1])) for r in self.conn.execute(_ADD_EVENTS[self.dialect], params)}
+        return {(int(r[0]), str(r[1])) for r in self.conn.execute(_SQLITE_ADD_EVENTS, params)}
 
     def add_event(self, shipment_id: int, values: dict[str, Any]) -> bool:
         """Keep a scan; False when this scan was recorded before (carriers resend them)."""
