@@ -537,6 +537,10 @@ def delivery_estimates(uow: UowDep) -> list[dict[str, Any]]:
 # -- carriers' webhooks -----------------------------------------------------------------------
 
 
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+
+
 class CarrierWebhookOut(BaseModel):
     recorded: int
     changed: int
@@ -548,13 +552,20 @@ class CarrierWebhookOut(BaseModel):
     "/webhooks/carriers/{tenant}/{carrier}",
     response_model=CarrierWebhookOut,
     responses={202: {"description": "Stored; the workers apply it (ORDERMESH_WEBHOOKS_INLINE=false)"}},
+    # The endpoint takes only the request (carriers push in volume: no dependencies to solve, no
+    # path parameters to validate, per push); its two path parameters are documented here.
+    openapi_extra={
+        "parameters": [_path_param("tenant", "the tenant's code"), _path_param("carrier", "the carrier account's code")]
+    },
 )
-async def carrier_webhook(tenant: str, carrier: str, request: Request, container: ContainerDep) -> Response:
+async def carrier_webhook(request: Request) -> Response:
     """Where a carrier pushes tracking (Shiprocket, Delhivery). No API key: the carrier's token
     (``webhook_token`` of the carrier account) authenticates it; a wrong or missing one is 401.
     Every push is stored raw; one that cannot be applied is kept, failed, with its error."""
     from starlette.concurrency import run_in_threadpool
 
+    tenant, carrier = request.path_params["tenant"], request.path_params["carrier"]
+    container: Container = request.app.state.container
     body = await request.body()
     try:
         if container.settings.webhooks_inline:
