@@ -319,6 +319,30 @@ def backend_cpu(pid: int | None) -> float | None:
         return None
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of a process group (a server we started in
+    its own session, its worker processes too)."""
+    return _cpu_where(lambda pid, fields: int(fields[2]) == pgid)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every live PostgreSQL process on this machine (the backends of
+    whoever is connected, and the server's own processes: WAL writer, checkpointer)."""
+    return _cpu_where(lambda pid, fields: Path(f"/proc/{pid}/comm").read_text().strip() == "postgres")
+
+
+def _cpu_where(match: Callable[[str, list[str]], bool]) -> float:
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if match(stat.parent.name, fields):
+                total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 HOT_SKUS = 2  # in a hot-SKU run, SKU indexes below this are hot ones: never picked at random
 
 

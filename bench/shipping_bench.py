@@ -8,10 +8,12 @@ labels    render_label (4x6 inch PDF, Code128 AWB and order barcodes) in this on
           distinct AWBs, buyers, COD and prepaid in turn. Target: >= 50 labels/s.
 manifest  render_manifest of one manifest of 5,000 shipments (--manifest-shipments), each AWB a Code128;
           the seconds of that one call, after a small manifest has loaded the fonts. Target: < 10 s.
-tracking  ``ordermesh serve --workers 2 --no-worker`` on PostgreSQL; a carrier account of kind shiprocket
+tracking  ``ordermesh serve --no-worker`` on PostgreSQL: inline, --workers API processes (2, one per core);
+          queued, one API process fewer beside one ``ordermesh worker`` (a process per core: on two cores
+          a second API process only makes each costlier, its batches smaller); a carrier account of kind shiprocket
           with a webhook token; N booked shipments (in transit, picked up) with their orders, lines and
           shipment lines written set-based in the database (--shipments; default enough for 8,000 events/s).
-          Client processes (one keep-alive http.client connection each) POST Shiprocket-shaped tracking
+          Client processes (one keep-alive connection each, http_bench.Loopback) POST Shiprocket-shaped tracking
           bodies to /webhooks/carriers/{tenant}/{carrier}, each for an AWB no body named before, carrying one
           OUT FOR DELIVERY scan: one event recorded and one status change per body (so events/s = bodies/s),
           checked on every answer and counted in the database afterwards. Target: >= 1,000 events/s.
@@ -34,7 +36,6 @@ without it the tracking part is skipped and the others still run.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -57,13 +58,15 @@ from common import (
     Fixture,
     Place,
     cpu_per_order,
+    group_cpu,
     open_database,
     pg_problem,
+    postgres_cpu,
     run_clients,
     setup_tenant,
     throughput,
 )
-from http_bench import ORDERMESH, free_port, start_server, stop_server
+from http_bench import ORDERMESH, Loopback, free_port, start_server, stop_server
 from ordermesh.bootstrap import Container
 from orders_bench import ADMIN, WARMUP, _ids, reference_rate, table, verdict
 
@@ -348,16 +351,14 @@ class Awbs:
 def webhook_factory(port: int, tenant: str, awbs: Awbs, fx: Fixture, queued: bool = False) -> Place:
     """A client POSTing one push per call. Applied inline, the answer must say one event recorded
     and one change; queued, it must say 202 and queued (the workers apply it; counted afterwards)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = Loopback(port)
     path = f"/webhooks/carriers/{tenant}/{CARRIER}"
-    headers = {"Content-Type": "application/json", "x-api-key": WEBHOOK_TOKEN, "Connection": "keep-alive"}
+    headers = {"Content-Type": "application/json", "x-api-key": WEBHOOK_TOKEN}
 
     def place(reference: str, picks: list[int]) -> bool:
-        conn.request("POST", path, tracking_body(awbs(reference)), headers)
-        response = conn.getresponse()
-        answer = response.read()
-        if response.status != (202 if queued else 200):
-            raise RuntimeError(f"POST {path} answered {response.status}: {answer[:300]!r}")
+        status, answer = conn.post(path, tracking_body(awbs(reference)), headers)
+        if status != (202 if queued else 200):
+            raise RuntimeError(f"POST {path} answered {status}: {answer[:300]!r}")
         got = json.loads(answer)
         if queued:
             if got.get("queued") is not True:
@@ -498,11 +499,14 @@ def tracking_run(
         else:
             code = tenant_code(c, fx.tenant_id)
             port = free_port()
-            server = start_server(fx.url, port, workers, {"ORDERMESH_WEBHOOKS_INLINE": "false"} if queued else None)
+            api_processes = max(1, workers - 1) if queued else workers  # queued: the worker takes a core
+            env = {"ORDERMESH_WEBHOOKS_INLINE": "false"} if queued else None
+            server = start_server(fx.url, port, api_processes, env)
             worker = start_worker(fx.url) if queued else None
             try:
-                warmed = warm_server(port, code, prefix, 4 * workers, queued)
+                warmed = warm_server(port, code, prefix, 4 * api_processes, queued)
                 awbs = Awbs(prefix, warmed, clients, shipments)
+                before = (group_cpu(server.pid), group_cpu(worker.pid) if worker else 0.0, postgres_cpu())
                 results = run_clients(partial(webhook_factory, port, code, awbs, queued=queued), spec, clients)
                 deadline = time.monotonic() + 120
                 while queued and waiting_pushes(c, fx.tenant_id):
@@ -510,6 +514,10 @@ def tracking_run(
                         raise RuntimeError("the worker did not apply every queued push within 120 s")
                     time.sleep(0.02)
                 drained_at = time.monotonic()
+                after = (group_cpu(server.pid), group_cpu(worker.pid) if worker else 0.0, postgres_cpu())
+                spent = [
+                    (a - b) * 1000 / max(1, sum(r.placed for r in results)) for a, b in zip(after, before, strict=True)
+                ]
             finally:
                 if worker is not None:
                     stop_server(worker)
@@ -526,6 +534,10 @@ def tracking_run(
         accepted = rate
         rate = sum(r.measured for r in results) / (drained_at - start)
         cpu = f"accepted {accepted:.0f}/s in the window, all applied {drained_at - start - seconds:.2f} s after it"
+        cpu += f"; client CPU/event {client_ms:.2f} ms"
+    if name != "raw":
+        cpu += (f"; CPU per event: API processes {spent[0]:.2f} ms" + (f", worker {spent[1]:.2f} ms" if queued else "")
+                + f", PostgreSQL {spent[2]:.2f} ms")  # fmt: skip
     print(f"  {clients} client(s) {name:6s}: {rate:8.0f} events/s ({cpu}); {sent} sent, {events} events and "
           f"{ofd} shipments out for delivery in the database", flush=True)  # fmt: skip
     if events != sent or ofd != sent:
@@ -693,7 +705,8 @@ def main() -> int:
                 os.environ["ORDERMESH_CREDENTIALS_KEY"] = Fernet.generate_key().decode()
             rows = tracking(clients, args.seconds, args.workers, args.shipments)
             out.append(
-                f"3. Shiprocket tracking webhooks over HTTP (ordermesh serve --workers {args.workers} --no-worker, "
+                f"3. Shiprocket tracking webhooks over HTTP (ordermesh serve --no-worker: inline --workers "
+                f"{args.workers}, queued --workers {max(1, args.workers - 1)} beside ordermesh worker; "
                 f"PostgreSQL), one event per body, {args.seconds:g} s per run:\n"
                 + table(
                     (
