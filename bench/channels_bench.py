@@ -11,7 +11,7 @@ baseline  The raw-SQL new-order transaction of bench/orders_bench.py (3 lines ov
           scaled to this machine (target x reference here / 2,940).
 intake    ``ordermesh serve --workers 2 --no-worker`` on PostgreSQL; a Shopify channel whose base_url is a
           FakeShopify in this process and whose webhook secret is the fixture's. Client processes (one
-          keep-alive http.client connection each) POST signed ``orders/create`` bodies to
+          keep-alive connection each, http_bench.Loopback) POST signed ``orders/create`` bodies to
           /webhooks/{tenant}/{channel}: the fixture order with its own id, phone, email and 3 lines over
           the 10,000 SKUs of 1-3 units, signed with HMAC-SHA256 (base64) of the secret. Target: >= 500
           orders/s.
@@ -40,7 +40,6 @@ import argparse
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import random
@@ -78,13 +77,15 @@ from common import (  # noqa: E402
     Fixture,
     Place,
     cpu_per_order,
+    group_cpu,
     open_database,
     pg_problem,
+    postgres_cpu,
     run_clients,
     setup_tenant,
     throughput,
 )
-from http_bench import free_port, start_server, stop_server  # noqa: E402
+from http_bench import Loopback, free_port, start_server, stop_server  # noqa: E402
 from ordermesh.adapters.db import tables as t  # noqa: E402
 from ordermesh.bootstrap import Container  # noqa: E402
 from ordermesh.config import Settings  # noqa: E402
@@ -242,11 +243,11 @@ def webhook_factory(port: int, tenant: str, channel: str, fx: Fixture) -> Place:
     """A client: POSTs one signed orders/create body per order, a distinct order each time."""
     order = fixture_json("shopify_orders_create.json")  # mutated in place for each order: cheap
     line_template = order["line_items"][0]
-    headers = {**webhook_headers(), "Connection": "keep-alive"}
+    headers = webhook_headers()
     secret = WEBHOOK_SECRET.encode()
     path = f"/webhooks/{tenant}/{channel}"
     codes = fx.sku_codes
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = Loopback(port)
 
     def place(reference: str, picks: list[int]) -> bool:
         run, client, n = _ids(reference)
@@ -284,12 +285,10 @@ def webhook_factory(port: int, tenant: str, channel: str, fx: Fixture) -> Place:
         order["line_items"] = lines
         body = json.dumps(order, separators=(",", ":")).encode()
         signature = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
-        conn.request("POST", path, body, {**headers, "X-Shopify-Hmac-Sha256": signature,
-                                          "X-Shopify-Webhook-Id": f"bench-{reference}"})  # fmt: skip
-        response = conn.getresponse()
-        answer = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"POST {path} answered {response.status}: {answer[:300]!r}")
+        status, answer = conn.post(path, body, {**headers, "X-Shopify-Hmac-Sha256": signature,
+                                                "X-Shopify-Webhook-Id": f"bench-{reference}"})  # fmt: skip
+        if status != 200:
+            raise RuntimeError(f"POST {path} answered {status}: {answer[:300]!r}")
         got = json.loads(answer)
         if got.get("duplicate"):
             raise RuntimeError(f"order {order_id} was taken for a duplicate delivery: {got}")
@@ -357,7 +356,11 @@ def intake(
                 try:
                     warmed = warm_server(port, code, fx, connections=4 * workers)
                     spec = ClientSpec(fx, WARMUP, seconds, str(run_no[0]))
+                    before = group_cpu(server.pid), postgres_cpu()
                     results = run_clients(partial(webhook_factory, port, code, CHANNEL), spec, clients)
+                    after = group_cpu(server.pid), postgres_cpu()
+                    per = max(1, sum(r.placed for r in results))
+                    api_ms, pg_ms = ((a - b) * 1000 / per for a, b in zip(after, before, strict=True))
                 finally:
                     stop_server(server)
         finally:
@@ -368,7 +371,8 @@ def intake(
         made = sum(v for k, v in orders.items() if k != "oversold_balances")
         rate = throughput(results, seconds)
         client_ms, _ = cpu_per_order(results)
-        print(f"  intake {clients} client(s): {rate:8.0f} orders/s (client CPU/order {client_ms:.2f} ms); "
+        print(f"  intake {clients} client(s): {rate:8.0f} orders/s (CPU per order: client {client_ms:.2f} ms, "
+              f"API processes {api_ms:.2f} ms, PostgreSQL {pg_ms:.2f} ms); "
               f"{sent} bodies, inbox {states}, orders {orders}", flush=True)  # fmt: skip
         if made != sent or states.get("processed", 0) != sent:
             print(f"  !! {sent} bodies sent but {made} orders made, inbox {states}", flush=True)
