@@ -22,13 +22,17 @@ def driver(conn: Connection) -> Any:
     return raw
 
 
-def among(column: Any, values: Any, dialect: str) -> ColumnElement[bool]:
-    """``column IN values``. On PostgreSQL ``column = ANY(array)``: one bound array, so the statement
-    has one shape however many values a batch brings (an expanding IN is rewritten for each count,
-    and its long text is parsed again by the driver every time)."""
+def among(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN :name``, the values bound as one list. On PostgreSQL ``column = ANY(:name)``, one
+    array, so the statement has one shape however many values a batch brings (an expanding IN is
+    rewritten for each count, and its long text parsed again by the driver every time); either way
+    a statement using it can be built once and reused."""
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))  # type: ignore[no-any-return]
-    return column.in_(list(values))  # type: ignore[no-any-return]
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+DIALECTS = ("postgresql", "sqlite")
 
 
 def normalise_url(url: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Connection, and_, bindparam, case, func, insert, or
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.engine import among, driver
+from ordermesh.adapters.db.engine import DIALECTS, among, driver
 from ordermesh.domain.orders import LineQuantities
 
 ORDERS = t.Order.__table__
@@ -139,6 +139,22 @@ ORDER BY n
 """
 
 
+# Several orders locked with their lines (tracking batches), built once per dialect.
+_LOCK_MANY = {
+    d: select(ORDERS)
+    .where(ORDERS.c.tenant_id == bindparam("tenant_id"), among(ORDERS.c.id, "ids", d))
+    .order_by(ORDERS.c.id)
+    .with_for_update()
+    for d in DIALECTS
+}
+_LINES_OF_MANY = {
+    d: select(LINES)
+    .where(LINES.c.tenant_id == bindparam("tenant_id"), among(LINES.c.order_id, "ids", d))
+    .order_by(LINES.c.order_id, LINES.c.line_no)
+    for d in DIALECTS
+}
+
+
 class OrderRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
@@ -228,19 +244,10 @@ class OrderRepository:
         ids = sorted(set(order_ids))
         if not ids:
             return {}, {}
-        rows = self.conn.execute(
-            select(ORDERS)
-            .where(ORDERS.c.tenant_id == self.tenant_id, among(ORDERS.c.id, ids, self.dialect))
-            .order_by(ORDERS.c.id)
-            .with_for_update()
-        ).all()
-        orders = {r.id: r for r in rows}
+        keys = {"tenant_id": self.tenant_id, "ids": ids}
+        orders = {r.id: r for r in self.conn.execute(_LOCK_MANY[self.dialect], keys).all()}
         lines: dict[int, list[Any]] = {}
-        for line in self.conn.execute(
-            select(LINES)
-            .where(LINES.c.tenant_id == self.tenant_id, among(LINES.c.order_id, ids, self.dialect))
-            .order_by(LINES.c.order_id, LINES.c.line_no)
-        ).all():
+        for line in self.conn.execute(_LINES_OF_MANY[self.dialect], keys).all():
             lines.setdefault(line.order_id, []).append(line)
         return orders, lines
 

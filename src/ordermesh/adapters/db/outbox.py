@@ -48,8 +48,9 @@ class OutboxRepository:
             return []
         self.conn.execute(
             update(OUTBOX)
-            .where(among(OUTBOX.c.id, [r.id for r in rows], self.conn.dialect.name))
-            .values(locked_by=worker, locked_until=now + lease, attempts=OUTBOX.c.attempts + 1)
+            .where(among(OUTBOX.c.id, "ids", self.conn.dialect.name))
+            .values(locked_by=worker, locked_until=now + lease, attempts=OUTBOX.c.attempts + 1),
+            {"ids": [r.id for r in rows]},
         )
         return [ClaimedEvent(r.id, r.tenant_id, r.topic, r.payload, r.attempts + 1) for r in rows]
 
@@ -65,8 +66,9 @@ class OutboxRepository:
         if event_ids:
             self.conn.execute(
                 update(OUTBOX)
-                .where(among(OUTBOX.c.id, event_ids, self.conn.dialect.name), OUTBOX.c.locked_by == worker)
-                .values(status="done", done_at=now, locked_by=None, locked_until=None, last_error=None)
+                .where(among(OUTBOX.c.id, "ids", self.conn.dialect.name), OUTBOX.c.locked_by == worker)
+                .values(status="done", done_at=now, locked_by=None, locked_until=None, last_error=None),
+                {"ids": event_ids},
             )
 
     def failed(self, event_id: int, worker: str, error: str, retry_at: datetime | None) -> None:

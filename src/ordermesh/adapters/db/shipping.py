@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ordermesh.adapters.db import tables as t
-from ordermesh.adapters.db.engine import among, driver
+from ordermesh.adapters.db.engine import DIALECTS, among, driver
 
 CARRIERS = t.Carrier.__table__
 SHIPMENTS = t.Shipment.__table__
@@ -60,6 +60,42 @@ LOCATIONS = t.Location.__table__
 SKUS = t.Sku.__table__
 LINES = t.OrderLine.__table__
 ORDERS = t.Order.__table__
+# A tracking batch's reads and the inbox's result, built once per dialect (one per push when applied inline).
+_BY_AWBS = {
+    d: select(SHIPMENTS)
+    .where(
+        SHIPMENTS.c.tenant_id == bindparam("tenant_id"),
+        SHIPMENTS.c.carrier_id == bindparam("carrier_id"),
+        among(SHIPMENTS.c.awb, "awbs", d),
+    )
+    .order_by(SHIPMENTS.c.id)
+    .with_for_update()
+    for d in DIALECTS
+}
+_LINES_OF_MANY = {
+    d: select(SLINES.c.shipment_id, SLINES.c.order_line_id, SLINES.c.quantity, SKUS.c.code.label("sku"))
+    .join(SKUS, SKUS.c.id == SLINES.c.sku_id)
+    .where(SLINES.c.tenant_id == bindparam("tenant_id"), among(SLINES.c.shipment_id, "ids", d))
+    .order_by(SLINES.c.shipment_id, SLINES.c.id)
+    for d in DIALECTS
+}
+_STATUSES_FOR_ORDERS = {
+    d: select(SHIPMENTS.c.order_id, SHIPMENTS.c.id, SHIPMENTS.c.status).where(
+        SHIPMENTS.c.tenant_id == bindparam("tenant_id"), among(SHIPMENTS.c.order_id, "ids", d)
+    )
+    for d in DIALECTS
+}
+_FINISH_PUSHES = {
+    d: update(PUSHES)
+    .where(PUSHES.c.tenant_id == bindparam("b_tenant"), among(PUSHES.c.id, "ids", d))
+    .values(
+        state=bindparam("b_state"),
+        error=bindparam("b_error"),
+        attempts=PUSHES.c.attempts + 1,
+        processed_at=bindparam("b_now"),
+    )
+    for d in DIALECTS
+}
 
 
 @dataclass(frozen=True)
@@ -152,17 +188,8 @@ class ShippingRepository:
         order (as every batch locks them, so two batches cannot deadlock on each other)."""
         if not awbs:
             return {}
-        q = (
-            select(SHIPMENTS)
-            .where(
-                SHIPMENTS.c.tenant_id == self.tenant_id,
-                SHIPMENTS.c.carrier_id == carrier_id,
-                among(SHIPMENTS.c.awb, sorted(set(awbs)), self.dialect),
-            )
-            .order_by(SHIPMENTS.c.id)
-            .with_for_update()
-        )
-        return {r.awb: r for r in self.conn.execute(q).all()}
+        keys = {"tenant_id": self.tenant_id, "carrier_id": carrier_id, "awbs": sorted(set(awbs))}
+        return {r.awb: r for r in self.conn.execute(_BY_AWBS[self.dialect], keys).all()}
 
     def by_token(self, token: str) -> Any:
         return self.conn.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_token == token)).first()
@@ -224,16 +251,8 @@ class ShippingRepository:
         found: dict[int, list[Any]] = {}
         if not shipment_ids:
             return found
-        rows = self.conn.execute(
-            select(SLINES.c.shipment_id, SLINES.c.order_line_id, SLINES.c.quantity, SKUS.c.code.label("sku"))
-            .join(SKUS, SKUS.c.id == SLINES.c.sku_id)
-            .where(
-                SLINES.c.tenant_id == self.tenant_id,
-                among(SLINES.c.shipment_id, sorted(set(shipment_ids)), self.dialect),
-            )
-            .order_by(SLINES.c.shipment_id, SLINES.c.id)
-        )
-        for r in rows:
+        keys = {"tenant_id": self.tenant_id, "ids": sorted(set(shipment_ids))}
+        for r in self.conn.execute(_LINES_OF_MANY[self.dialect], keys).all():
             found.setdefault(r.shipment_id, []).append(r)
         return found
 
@@ -242,13 +261,8 @@ class ShippingRepository:
         found: dict[int, dict[int, str]] = {}
         if not order_ids:
             return found
-        rows = self.conn.execute(
-            select(SHIPMENTS.c.order_id, SHIPMENTS.c.id, SHIPMENTS.c.status).where(
-                SHIPMENTS.c.tenant_id == self.tenant_id,
-                among(SHIPMENTS.c.order_id, sorted(set(order_ids)), self.dialect),
-            )
-        )
-        for r in rows:
+        keys = {"tenant_id": self.tenant_id, "ids": sorted(set(order_ids))}
+        for r in self.conn.execute(_STATUSES_FOR_ORDERS[self.dialect], keys).all():
             found.setdefault(r.order_id, {})[r.id] = r.status
         return found
 
@@ -419,12 +433,10 @@ class ShippingRepository:
     def finish_pushes(self, ids: Sequence[int], state: str, error: str | None, now: datetime) -> None:
         if ids:
             self.conn.execute(
-                update(PUSHES)
-                .where(PUSHES.c.tenant_id == self.tenant_id, among(PUSHES.c.id, ids, self.dialect))
-                .values(
-                    state=state, error=error[:4000] if error else None, attempts=PUSHES.c.attempts + 1, processed_at=now
-                )
-            )
+                _FINISH_PUSHES[self.dialect],
+                {"b_tenant": self.tenant_id, "ids": list(ids), "b_state": state,
+                 "b_error": error[:4000] if error else None, "b_now": now},
+            )  # fmt: skip
 
     def pushes(self, *, state: str | None, limit: int) -> list[Any]:
         q = select(PUSHES).where(PUSHES.c.tenant_id == self.tenant_id).order_by(PUSHES.c.id.desc()).limit(limit)
