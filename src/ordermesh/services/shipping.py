@@ -1202,7 +1202,7 @@ def receive_carrier_webhook(
         tenant = _push_tenant(uow, tenant_code)
         row, adapter = _push_carrier(uow, sync.connections, carrier_code, headers, body)
         if not sync.inline:
-            repo(uow).store_push(row.id, kept, body, uow.now, state="received")
+            repo(uow).store_received([(tenant.id, row.id, kept, body)], uow.now)
             uow.commit()
             return TrackingResult(queued=True)
         try:
@@ -1319,24 +1319,22 @@ class PushIntake:
         try:
             with self._uow(tenant_id=None) as uow:
                 rows: list[tuple[int, int, dict[str, Any], bytes]] = []
-                for code in dict.fromkeys(w.tenant for w in batch):
+                tenants: dict[str, Any] = {}  # code -> its row, or why it cannot take pushes
+                for w in sorted(batch, key=lambda w: w.tenant):  # a tenant's pushes together: one scope each
                     try:
-                        tenant = _push_tenant(uow, code)
+                        if w.tenant not in tenants:
+                            try:
+                                tenants[w.tenant] = _push_tenant(uow, w.tenant)
+                            except DomainError as e:
+                                tenants[w.tenant] = e
+                        if isinstance(tenant := tenants[w.tenant], DomainError):
+                            raise tenant
+                        row, _ = _push_carrier(uow, self._connections, w.carrier, w.headers, w.body)
                     except DomainError as e:
-                        for w in batch:
-                            if w.tenant == code:
-                                w.done.set_exception(e)
+                        w.done.set_exception(e)
                         continue
-                    for w in batch:
-                        if w.tenant != code:
-                            continue
-                        try:
-                            row, _ = _push_carrier(uow, self._connections, w.carrier, w.headers, w.body)
-                        except DomainError as e:
-                            w.done.set_exception(e)
-                            continue
-                        rows.append((tenant.id, row.id, _kept_headers(w.headers), w.body))
-                        taken.append(w)
+                    rows.append((tenant.id, row.id, _kept_headers(w.headers), w.body))
+                    taken.append(w)
                 if rows:
                     repo(uow).store_received(rows, uow.now)
                     uow.commit()

@@ -371,6 +371,8 @@ class ShippingRepository:
         state: str,
         error: str | None = None,
     ) -> int:
+        """A push applied in the request (``processed``) or that could not be (``failed``); pushes
+        for the workers go in by :meth:`store_received`."""
         values = {
             "tenant_id": self.tenant_id,
             "carrier_id": carrier_id,
@@ -378,9 +380,9 @@ class ShippingRepository:
             "body": body,
             "state": state,
             "error": error[:4000] if error else None,
-            "attempts": 0 if state == "received" else 1,
+            "attempts": 1,
             "received_at": now,
-            "processed_at": None if state == "received" else now,
+            "processed_at": now,
         }
         if self.dialect == "postgresql":  # every tracking push: through the driver (ADR 0007)
             raw = driver(self.conn)
