@@ -31,6 +31,7 @@ from ordermesh.api.routers import (
 from ordermesh.bootstrap import Container, bootstrap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
+from ordermesh.services import channel_sync as channel_sync_service
 from ordermesh.services import routing as routing_service
 from ordermesh.services import shipping as shipping_service
 from ordermesh.web import install_web
@@ -68,6 +69,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_schema_current(c)
+        # The writers of this run of the application (it may be started again: tests do).
+        app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
+        app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         routing_service.prepare()
         worker = start_in_thread(c) if run_worker else None
@@ -75,6 +79,7 @@ def create_app(
             yield
         finally:
             app.state.push_intake.close()
+            app.state.webhook_intake.close()
             if worker:
                 worker[1].set()
                 worker[0].join(timeout=10)
@@ -90,7 +95,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = c
+    # Replaced by fresh ones each time the application starts (lifespan), closed when it stops.
     app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
+    app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
     problems.install(app)
     # Routes are matched in order, and each one tried costs: the high-volume paths come first
     # (channels' and carriers' webhooks, new orders). No two routers share a path.

@@ -16,6 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,6 +50,7 @@ from ordermesh.domain.errors import Collector, DomainError, NotFound, Unauthoriz
 from ordermesh.domain.locations import Capability
 from ordermesh.domain.statuses import SETTLED, OrderStatus
 from ordermesh.services.common import require
+from ordermesh.services.group_commit import GroupWriter, Waiting
 
 log = logging.getLogger("ordermesh.channels")
 
@@ -309,7 +311,7 @@ def receive_webhook(
         if record is None:
             raise NotFound(f"channel '{channel_code}' not found", field="channel")
         sync = Sync(sync.uow, sync.connections, tenant.id, sync.lease, sync.inline)
-        kept = {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+        kept = _kept(headers)
         try:
             connector = sync.connections.connector(record)
             connector.verify_webhook(headers, body)
@@ -377,6 +379,150 @@ def _receive_in_one(
         uow.rollback()
         return None
     return Received(item_id, True)
+
+
+def _kept(headers: Mapping[str, str]) -> dict[str, str]:
+    """A webhook's headers as kept with its body: not the ones that carry credentials."""
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tenant: str
+    channel: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery the intake stored and claimed but did not apply (not the plain case of a new
+    order): :meth:`WebhookIntake.settle` processes it order by order, as the careful path does."""
+
+    sync: Sync
+    item: InboxRow
+    record: ChannelRecord
+    connector: ChannelConnector
+
+
+# What the intake answers a delivery: done (Received), stored and left to finish (Claimed), or
+# not taken at all (None: the caller runs receive_webhook, which answers it as it always has).
+Intake = Received | Claimed | None
+
+
+class WebhookIntake:
+    """Channel webhooks processed by group commit (services.group_commit), when webhooks are
+    processed inline (the default).
+
+    Each request hands its delivery to this process's writer thread and waits. The writer takes
+    every delivery waiting, and for each channel's deliveries in one transaction: checks each
+    signature, stores every body (one statement), applies the new orders together
+    (services.orders.ingest_batch: one statement each for their reads, buyers, orders and bodies,
+    one reservation per order), records each item's result, and commits; only then is each
+    request answered. Whatever is not the plain case of one new, signed order — a bad signature,
+    a body that does not parse, several orders or a cancellation, an order the channel sent
+    before — is not handled here: a delivery whose body is stored already is finished order by
+    order after the commit (:meth:`finish`), the others go the one-at-a-time way
+    (:func:`receive_webhook`), as does every delivery of a batch whose transaction fails."""
+
+    def __init__(self, uow: UowFactory, connections: Connections, *, lease: timedelta = CLAIM_LEASE,
+                 max_batch: int = 64):  # fmt: skip
+        self._uow, self._connections, self._lease = uow, connections, lease
+        self._writer: GroupWriter[Delivery, Intake] = GroupWriter("webhook intake", self.take, max_batch=max_batch)
+
+    def submit(self, tenant: str, channel: str, headers: Mapping[str, str], body: bytes) -> Future[Intake]:
+        return self._writer.submit(Delivery(tenant, channel, headers, body))
+
+    def close(self, timeout: float = 10) -> None:
+        self._writer.close(timeout)
+
+    @staticmethod
+    def settle(
+        got: Intake, sync: Sync, tenant_code: str, channel_code: str, headers: Mapping[str, str], body: bytes
+    ) -> Received:
+        """What the intake answered, carried to the end on the request's side: a stored delivery
+        it left gets its orders applied one by one (errors kept on it), one it did not take goes
+        the one-at-a-time way (:func:`receive_webhook`)."""
+        if isinstance(got, Received):
+            return got
+        if isinstance(got, Claimed):
+            error = _process_claimed(got.sync, got.item, got.record, got.connector)
+            return Received(got.item.id, error is None, error)
+        return receive_webhook(sync, tenant_code, channel_code, headers, body)
+
+    def take(self, batch: list[Waiting[Delivery, Intake]]) -> None:
+        """One batch, on the calling thread (the writer's): every delivery's future settled."""
+        groups: dict[tuple[str, str], list[Waiting[Delivery, Intake]]] = {}
+        for w in batch:
+            groups.setdefault((w.item.tenant, w.item.channel), []).append(w)
+        for (tenant, channel), waiting in groups.items():
+            try:
+                self._take_channel(tenant, channel, waiting)
+            except Exception:
+                log.exception("%d webhooks of channel %s went one at a time: their batch failed", len(waiting), channel)
+            for w in waiting:
+                if not w.done.done():
+                    w.done.set_result(None)
+
+    def _take_channel(self, tenant_code: str, channel_code: str, waiting: list[Waiting[Delivery, Intake]]) -> None:
+        from ordermesh.services import orders
+
+        with self._uow(tenant_id=None, actor=channel_actor(channel_code)) as uow:
+            tenant = uow.tenants.by_code(tenant_code)
+            if tenant is None:
+                return
+            uow.use_tenant(tenant.id, tenant)
+            record = uow.channel(channel_code)
+            if record is None:
+                return
+            connector = self._connections.connector(record)
+            plain: dict[str, tuple[Waiting[Delivery, Intake], str | None, dict[str, str], ChannelOrder]] = {}
+            for w in waiting:
+                d = w.item
+                try:
+                    connector.verify_webhook(d.headers, d.body)
+                    orders_in = connector.parse_webhook(d.headers, d.body).orders
+                except Exception:
+                    continue  # refused or unreadable: the one-at-a-time path keeps it with its reason
+                key = _digest(d.body)
+                one = orders_in[0] if len(orders_in) == 1 else None
+                if one is not None and one.ready and one.status is not OrderStatus.CANCELLED and key not in plain:
+                    kept = _kept(d.headers)
+                    plain[key] = (w, _topic(kept), kept, one)
+            if not plain:
+                return
+            sync = Sync(self._uow, self._connections, tenant.id, self._lease)
+            received_at = uow.now
+            with uow.one_transaction(gather=True):
+                stored = repo(uow).store_many(
+                    record.id, "webhook", [(topic, key, kept, w.item.body) for key, (w, topic, kept, _) in plain.items()],
+                    uow.now, state="processing",
+                )  # fmt: skip
+                fresh = [(key, p) for key, p in plain.items() if key in stored]
+                listings = repo(uow).listing_by_ids(
+                    record.id, [line.listing_id for _, (_, _, _, o) in fresh for line in o.lines]
+                )
+                done = orders.ingest_batch(
+                    uow, [(_payload(record, o, listings), _channel_data(o)) for _, (_, _, _, o) in fresh]
+                )
+                results = []
+                for (key, (_, _, _, order)), ingested in zip(fresh, done, strict=True):
+                    if ingested is not None:
+                        result = _no_outcomes()
+                        result["created" if ingested.created else "unchanged"].append(order.external_id)
+                        results.append((stored[key], result))
+                repo(uow).finish_many(results, uow.now)
+        finished = {item_id for item_id, _ in results}
+        for key, (w, topic, kept, _) in plain.items():
+            item_id = stored.get(key)
+            if item_id is None:
+                w.done.set_result(Received(None, False))  # this very delivery was taken before
+            elif item_id in finished:
+                w.done.set_result(Received(item_id, True))
+            else:
+                item = InboxRow(item_id, record.id, "webhook", topic, key, kept, w.item.body, "processing", None, 0,
+                                {}, received_at, received_at)  # fmt: skip
+                w.done.set_result(Claimed(sync, item, record, connector))
 
 
 def _no_outcomes() -> dict[str, list[str]]:
@@ -482,6 +628,18 @@ def _apply_order(uow: UnitOfWork, record: ChannelRecord, order: ChannelOrder) ->
         # for its full update; an order we have keeps what it has.
         return "waiting" if existing is None else "unchanged"
     listings = repo(uow).listing_by_ids(record.id, [line.listing_id for line in order.lines])
+    payload = _payload(record, order, listings)
+    data = _channel_data(order)
+    ingested = orders.ingest_order(uow, payload, channel_data=data)
+    if ingested.created:  # a new order took its channel data in its own insert
+        return "created"
+    uow.orders.update(ingested.order_id, channel_data=data)
+    uow.commit()
+    return "updated" if ingested.changed else "unchanged"
+
+
+def _payload(record: ChannelRecord, order: ChannelOrder, listings: Mapping[str, ListingRow]) -> dict[str, Any]:
+    """A channel order as intake takes it, its lines named by our SKUs where the listing is mapped."""
 
     def sku_of(line: Any) -> str:
         mapped = listings.get(line.listing_id)
@@ -491,14 +649,7 @@ def _apply_order(uow: UnitOfWork, record: ChannelRecord, order: ChannelOrder) ->
         # at all: the channel's own listing code) holds the order as unmapped_sku.
         return str(line.seller_sku or f"{record.spec.type.value}:{line.listing_id}")
 
-    payload = {"channel": record.spec.code, **order.payload(sku_of)}
-    data = _channel_data(order)
-    ingested = orders.ingest_order(uow, payload, channel_data=data)
-    if ingested.created:  # a new order took its channel data in its own insert
-        return "created"
-    uow.orders.update(ingested.order_id, channel_data=data)
-    uow.commit()
-    return "updated" if ingested.changed else "unchanged"
+    return {"channel": record.spec.code, **order.payload(sku_of)}
 
 
 def _channel_data(order: ChannelOrder) -> dict[str, Any]:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 from ordermesh.adapters.db.channels import ChannelRecord
-from ordermesh.adapters.db.orders import quantities_of
+from ordermesh.adapters.db.intake import IntakeRequest, IntakeSnapshot
+from ordermesh.adapters.db.orders import OrderBody, quantities_of
 from ordermesh.adapters.db.repositories import SkuFacts as SkuFact
+from ordermesh.adapters.db.stock import LocationStock
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.adapters.pincodes import pincode_states
 from ordermesh.domain import events
@@ -24,7 +26,7 @@ from ordermesh.domain.errors import Collector, ValidationFailed
 from ordermesh.domain.intake import AddressIn, Hold, LineIn, OrderIn, SkuFacts, address_holds, build_order, line_holds
 from ordermesh.domain.orders import LineQuantities, derive_status, line_tax, totals
 from ordermesh.domain.risk import CustomerHistory, PincodeHistory, RiskConfig, RiskInput, Verdict, assess
-from ordermesh.domain.routing import RouteLine
+from ordermesh.domain.routing import RouteLine, RoutingDecision
 from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
 from ordermesh.services import routing as order_routing
 from ordermesh.services.common import require
@@ -102,6 +104,152 @@ def ingest_order(
         normalise_email(order_in.customer_email),
         uow.now,
     )
+    draft = _draft(uow, order_in, channel, channel_data, snapshot, customer_id, customer_is_new)
+    if draft.cancel:
+        return _insert_cancelled(uow, draft)
+    order_id = uow.orders.insert_if_new(draft.values)
+    if order_id is None:  # another request inserted it a moment ago; answer as for a repeat
+        return _raced(uow, channel.id, order_in)
+    allocation_rows, entries = _carry_out(uow, draft, order_id)
+    uow.orders.add_body(order_id, draft.line_rows, allocation_rows, entries, uow.now)
+    ingested = _created(uow, order_id, channel, order_in, draft.timeline)
+    if not answer:
+        return ingested
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    if draft.allocated:
+        assert draft.decision is not None
+        for a in draft.decision.assignments:
+            by_line.setdefault(int(a.line_key), []).append({"location": a.location, "quantity": a.quantity})
+    ingested.written = Written(
+        SimpleNamespace(id=order_id, **_as_stored(draft.values)),
+        [SimpleNamespace(**r, shipped=0, delivered=0, cancelled=0, returned=0) for r in draft.line_rows],
+        by_line,
+        [{**e, "data": _json_round_trip(e["data"])} for e in entries],
+        channel.spec.code,
+    )
+    return ingested
+
+
+def ingest_batch(
+    uow: UnitOfWork, batch: list[tuple[Mapping[str, Any], dict[str, Any] | None]]
+) -> list[Ingested | None]:
+    """:func:`ingest_order` for several new orders in the caller's transaction (it commits
+    nothing: the caller holds the unit in ``one_transaction(gather=True)``), each decided as the
+    one-at-a-time path decides it, their reads and writes shared: one statement reads what all of
+    them need, one inserts the new buyers, one the orders, one their lines, allocations and
+    timelines, and each order's reservation is one statement (all of the batch's balances locked
+    first, in the order every reservation locks them). Orders are decided in the batch's order,
+    each seeing the stock the ones before it took.
+
+    None for an order left to :func:`ingest_order`: one that does not read as an order, one this
+    channel sent before (or twice in this batch), one with a bundle, one whose buyer repeats in
+    the batch or has no phone, one another process inserted meanwhile."""
+    require(uow.actor, Permission.ORDERS_WRITE)
+    out: list[Ingested | None] = [None] * len(batch)
+    taken: list[tuple[int, OrderIn, ChannelRecord, str]] = []
+    seen: set[tuple[int, str]] = set()
+    phones: set[str] = set()
+    for i, (raw, _) in enumerate(batch):
+        errors = Collector()
+        order_in = build_order(raw, errors, parse_time)
+        if order_in is None or errors.errors:
+            continue  # the one-at-a-time path says what is wrong
+        channel = uow.channel(order_in.channel)
+        if channel is None or not uow.actor.sees_channel(order_in.channel):
+            continue
+        phone = normalise_phone(order_in.customer_phone or order_in.shipping.phone)
+        if not phone or phone in phones or (channel.id, order_in.external_id) in seen:
+            continue
+        seen.add((channel.id, order_in.external_id))
+        phones.add(phone)
+        taken.append((i, order_in, channel, phone))
+    snapshots = uow.intake_snapshots(
+        [
+            IntakeRequest(ch.id, o.external_id, [line.sku for line in o.lines], o.shipping.pincode)
+            for _, o, ch, _ in taken
+        ]
+    )
+    fresh = [
+        (t, snap)
+        for t, snap in zip(taken, snapshots, strict=True)
+        if snap.existing_id is None and snap.stock is not None
+    ]
+    if not fresh:
+        return out
+    buyers = uow.customers.match_or_create_many(
+        [(o.customer_name, phone, normalise_email(o.customer_email)) for (_, o, _, phone), _ in fresh], uow.now
+    )
+    drafts: list[tuple[int, _Draft]] = []
+    for (i, order_in, channel, phone), snapshot in fresh:
+        customer_id, is_new = buyers.get(phone) or uow.customers.match_or_create(
+            order_in.customer_name, phone, normalise_email(order_in.customer_email), uow.now
+        )
+        draft = _draft(uow, order_in, channel, batch[i][1], snapshot, customer_id, is_new)
+        if draft.cancel:
+            out[i] = _insert_cancelled(uow, draft)
+            continue
+        if draft.allocated and snapshot.stock is not None:
+            _take(snapshot.stock, snapshot.facts, draft)
+        drafts.append((i, draft))
+    ids = uow.orders.insert_many([d.values for _, d in drafts])
+    uow.stock.lock_skus([r["sku_id"] for _, d in drafts if d.allocated for r in d.line_rows if r["sku_id"]])
+    bodies: list[OrderBody] = []
+    created: list[tuple[int, int, _Draft]] = []
+    for i, draft in drafts:
+        order_id = ids.get((draft.channel.id, draft.order_in.external_id))
+        if order_id is None:
+            continue  # another process inserted it meanwhile
+        allocation_rows, entries = _carry_out(uow, draft, order_id)
+        bodies.append((order_id, draft.line_rows, allocation_rows, entries))
+        created.append((i, order_id, draft))
+    uow.orders.add_bodies(bodies, uow.now)
+    for i, order_id, draft in created:
+        out[i] = _created(uow, order_id, draft.channel, draft.order_in, draft.timeline)
+    return out
+
+
+def _take(stock: dict[int, list[LocationStock]], facts: Mapping[str, SkuFact], draft: _Draft) -> None:
+    """What the draft's decision assigns, reserved in the shared stock the next order sees."""
+    assert draft.decision is not None
+    sku_of = {line.key: line.sku for line in draft.route_lines}
+    for a in draft.decision.assignments:
+        rows = stock.get(facts[sku_of[a.line_key]].id, [])
+        for n, row in enumerate(rows):
+            if row.location == a.location:
+                b = row.balance
+                rows[n] = replace(row, balance=replace(b, reserved=b.reserved + a.quantity))
+
+
+@dataclass
+class _Draft:
+    """A new order as intake decided it, before any of it is written."""
+
+    order_in: OrderIn
+    channel: ChannelRecord
+    values: dict[str, Any]  # the order row
+    line_rows: list[dict[str, Any]]
+    route_lines: list[RouteLine]
+    timeline: Timeline
+    checked: Checked
+    cancel: bool  # the risk verdict cancels it: written as received, then cancelled
+    holds: list[Hold]
+    decision: RoutingDecision | None
+    allocated: dict[str, int]  # units by line key the decision assigns (none while held)
+    status: OrderStatus
+
+
+def _draft(
+    uow: UnitOfWork,
+    order_in: OrderIn,
+    channel: ChannelRecord,
+    channel_data: dict[str, Any] | None,
+    snapshot: IntakeSnapshot,
+    customer_id: int,
+    customer_is_new: bool,
+) -> _Draft:
+    """Everything about a new order decided before anything is written, so the order goes in
+    once, in its final state; only a reservation lost to another order at the last moment
+    changes it afterwards (:func:`_carry_out`)."""
     facts = snapshot.facts
     line_rows: list[dict[str, Any]] = []
     for n, line in enumerate(order_in.lines, start=1):
@@ -168,69 +316,83 @@ def ingest_order(
         f"({order_in.payment_method.value.upper()}, ₹{money.grand_total})",
         {"channel": channel.spec.code, "external_id": order_in.external_id},
     )
-    # Everything is decided before anything is written, so the order goes in once, in its final
-    # state; only a reservation lost to another order at the last moment changes it afterwards.
-    draft = SimpleNamespace(id=None, **values)
+    draft_row = SimpleNamespace(id=None, **values)
     checked = _check(
         uow,
-        draft,
+        draft_row,
         list(order_in.lines),
         facts,
         timeline,
         customer_is_new=customer_is_new,
         pincode_history=snapshot.pincode_history,
     )
-    if checked.cancel:
-        order_id = _insert(uow, values, line_rows)
-        if order_id is None:
-            return _raced(uow, channel.id, order_in)
-        timeline.order_id = order_id
-        _cancel_for_risk(uow, order_id, checked.update, timeline)
-        return _created(uow, order_id, channel, order_in, timeline)
-    holds, update = checked.holds, checked.update
     route_lines = [
         RouteLine(str(r["line_no"]), r["sku_code"], r["quantity"], r["unit_price"] * r["quantity"] - r["discount"])
         for r in line_rows
     ]
-    payment = order_in.payment_method
+    draft = _Draft(order_in, channel, values, line_rows, route_lines, timeline, checked, checked.cancel,
+                   checked.holds, None, {}, OrderStatus.PENDING)  # fmt: skip
+    if draft.cancel:
+        return draft
+    holds, update = checked.holds, checked.update
     decision = None
     if not holds:
         decision = order_routing.decide(
-            uow, channel, route_lines, order_in.shipping.pincode, payment, facts, snapshot.stock
+            uow, channel, route_lines, order_in.shipping.pincode, order_in.payment_method, facts, snapshot.stock
         )
         update["routing"] = decision.as_dict()
         if not decision.allocates:
             holds.append(order_routing.failure_hold(decision, [], timeline))
-    allocated = decision.units_by_line if decision is not None and not holds else {}
-    status = _status_of(line_rows, allocated, holds, checked.confirmed)
-    values.update(update, status=status.value, holds=[h.as_dict() for h in holds], confirmed=checked.confirmed)
-    order_id = uow.orders.insert_if_new(values)
-    if order_id is None:  # another request inserted it a moment ago; answer as for a repeat
-        return _raced(uow, channel.id, order_in)
-    timeline.order_id = order_id
+    draft.decision = decision
+    draft.allocated = decision.units_by_line if decision is not None and not holds else {}
+    draft.status = _status_of(line_rows, draft.allocated, holds, checked.confirmed)
+    values.update(update, status=draft.status.value, holds=[h.as_dict() for h in holds], confirmed=checked.confirmed)
+    return draft
+
+
+def _insert_cancelled(uow: UnitOfWork, draft: _Draft) -> Ingested:
+    """A new order the risk verdict cancels: written as received, then cancelled."""
+    order_id = _insert(uow, draft.values, draft.line_rows)
+    if order_id is None:
+        return _raced(uow, draft.channel.id, draft.order_in)
+    draft.timeline.order_id = order_id
+    _cancel_for_risk(uow, order_id, draft.checked.update, draft.timeline)
+    return _created(uow, order_id, draft.channel, draft.order_in, draft.timeline)
+
+
+def _carry_out(uow: UnitOfWork, draft: _Draft, order_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Reserve what the draft's decision assigns (deciding again should another order have taken
+    the stock since), for the order just inserted. Returns its allocations (by line number) and
+    its timeline entries, for the caller to write with its lines."""
+    draft.timeline.order_id = order_id
+    decision, holds, allocated, status = draft.decision, draft.holds, draft.allocated, draft.status
+    order_in, channel, values = draft.order_in, draft.channel, draft.values
     if allocated:
         assert decision is not None
         final, reserved = order_routing.reserve_decided(
             uow,
             f"order:{order_id}",
             decision,
-            route_lines,
-            timeline,
-            lambda: order_routing.decide(uow, channel, route_lines, order_in.shipping.pincode, payment),
+            draft.route_lines,
+            draft.timeline,
+            lambda: order_routing.decide(
+                uow, channel, draft.route_lines, order_in.shipping.pincode, order_in.payment_method
+            ),
         )
         if not reserved:
-            holds = [order_routing.failure_hold(final, [], timeline)]
+            holds = [order_routing.failure_hold(final, [], draft.timeline)]
             allocated = {}
         else:
             allocated = final.units_by_line
-            timeline.add("order.routed", " ".join(final.explanation), final.as_dict())
+            draft.timeline.add("order.routed", " ".join(final.explanation), final.as_dict())
         if final is not decision or not reserved:
             decision = final
-            status = _status_of(line_rows, allocated, holds, checked.confirmed)
+            status = _status_of(draft.line_rows, allocated, holds, draft.checked.confirmed)
             changed = {"status": status.value, "holds": [h.as_dict() for h in holds], "routing": final.as_dict()}
             uow.orders.update(order_id, **changed)
             values.update(changed)
-    for r in line_rows:
+    draft.decision, draft.holds, draft.allocated, draft.status = decision, holds, allocated, status
+    for r in draft.line_rows:
         r["allocated"] = allocated.get(str(r["line_no"]), 0)
     allocation_rows = []
     if allocated:
@@ -240,25 +402,8 @@ def ingest_order(
             {"line_no": int(a.line_key), "location_id": locations[a.location], "quantity": a.quantity}
             for a in decision.assignments
         ]
-    _announce(uow, order_id, timeline, [], holds, OrderStatus.PENDING.value, status)
-    entries = timeline.take()
-    uow.orders.add_body(order_id, line_rows, allocation_rows, entries, uow.now)
-    ingested = _created(uow, order_id, channel, order_in, timeline)
-    if not answer:
-        return ingested
-    by_line: dict[int, list[dict[str, Any]]] = {}
-    if allocated:
-        assert decision is not None
-        for a in decision.assignments:
-            by_line.setdefault(int(a.line_key), []).append({"location": a.location, "quantity": a.quantity})
-    ingested.written = Written(
-        SimpleNamespace(id=order_id, **_as_stored(values)),
-        [SimpleNamespace(**r, shipped=0, delivered=0, cancelled=0, returned=0) for r in line_rows],
-        by_line,
-        [{**e, "data": _json_round_trip(e["data"])} for e in entries],
-        channel.spec.code,
-    )
-    return ingested
+    _announce(uow, order_id, draft.timeline, [], holds, OrderStatus.PENDING.value, status)
+    return allocation_rows, draft.timeline.take()
 
 
 def _as_stored(values: dict[str, Any]) -> dict[str, Any]:

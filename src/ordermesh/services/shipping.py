@@ -14,9 +14,7 @@ Calls to carriers never run inside a transaction other writers wait on: read, ca
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -55,6 +53,7 @@ from ordermesh.domain.statuses import (
 )
 from ordermesh.services.channel_sync import Sync
 from ordermesh.services.common import require
+from ordermesh.services.group_commit import GroupWriter, Waiting
 
 IST = ZoneInfo("Asia/Kolkata")
 log = logging.getLogger("ordermesh.shipping")
@@ -1246,17 +1245,17 @@ def _push_carrier(
     return row, adapter
 
 
-@dataclass
-class _Waiting:
+@dataclass(frozen=True)
+class _Push:
     tenant: str
     carrier: str
     headers: Mapping[str, str]
     body: bytes
-    done: Future[TrackingResult] = field(default_factory=Future)
 
 
 class PushIntake:
-    """Queued tracking pushes (``ORDERMESH_WEBHOOKS_INLINE=false``) stored by group commit.
+    """Queued tracking pushes (``ORDERMESH_WEBHOOKS_INLINE=false``) stored by group commit
+    (services.group_commit).
 
     Carriers push one scan per request, in bursts. Each request hands its push to this process's
     writer thread and waits; the writer takes every push waiting at that moment and, in one
@@ -1269,71 +1268,40 @@ class PushIntake:
     error (the carrier sends them again) and nothing of the batch is kept."""
 
     def __init__(self, uow: UowFactory, connections: Connections, *, max_batch: int = 500):
-        self._uow, self._connections, self._max = uow, connections, max_batch
-        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
+        self._uow, self._connections = uow, connections
+        self._writer: GroupWriter[_Push, TrackingResult] = GroupWriter(
+            "tracking intake", self._store, max_batch=max_batch
+        )
 
     def submit(self, tenant: str, carrier: str, headers: Mapping[str, str], body: bytes) -> Future[TrackingResult]:
         """The push, queued for the writer; the future is done once it is stored (or refused)."""
-        waiting = _Waiting(tenant, carrier, headers, body)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the tracking intake is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="tracking-intake", daemon=True)
-                self._thread.start()
-            self._queue.put(waiting)
-        return waiting.done
+        return self._writer.submit(_Push(tenant, carrier, headers, body))
 
     def close(self, timeout: float = 10) -> None:
         """Store what is waiting, then end the writer."""
-        with self._lock:
-            self._closed = True
-            thread = self._thread
-            if thread is not None:
-                self._queue.put(None)
-        if thread is not None:
-            thread.join(timeout)
+        self._writer.close(timeout)
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self._max:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._store(batch)
-                    return
-                batch.append(more)
-            self._store(batch)
-
-    def _store(self, batch: list[_Waiting]) -> None:
-        taken: list[_Waiting] = []
+    def _store(self, batch: list[Waiting[_Push, TrackingResult]]) -> None:
+        taken: list[Waiting[_Push, TrackingResult]] = []
         try:
             with self._uow(tenant_id=None) as uow:
                 rows: list[tuple[int, int, dict[str, Any], bytes]] = []
                 tenants: dict[str, Any] = {}  # code -> its row, or why it cannot take pushes
-                for w in sorted(batch, key=lambda w: w.tenant):  # a tenant's pushes together: one scope each
+                for w in sorted(batch, key=lambda w: w.item.tenant):  # a tenant's pushes together: one scope each
+                    push = w.item
                     try:
-                        if w.tenant not in tenants:
+                        if push.tenant not in tenants:
                             try:
-                                tenants[w.tenant] = _push_tenant(uow, w.tenant)
+                                tenants[push.tenant] = _push_tenant(uow, push.tenant)
                             except DomainError as e:
-                                tenants[w.tenant] = e
-                        if isinstance(tenant := tenants[w.tenant], DomainError):
+                                tenants[push.tenant] = e
+                        if isinstance(tenant := tenants[push.tenant], DomainError):
                             raise tenant
-                        row, _ = _push_carrier(uow, self._connections, w.carrier, w.headers, w.body)
+                        row, _ = _push_carrier(uow, self._connections, push.carrier, push.headers, push.body)
                     except DomainError as e:
                         w.done.set_exception(e)
                         continue
-                    rows.append((tenant.id, row.id, _kept_headers(w.headers), w.body))
+                    rows.append((tenant.id, row.id, _kept_headers(push.headers), push.body))
                     taken.append(w)
                 if rows:
                     repo(uow).store_received(rows, uow.now)

@@ -61,6 +61,24 @@ def add_channel(
         )
 
 
+def shopify_shop(t: TenantCtx, base_url: str, *, speakers: int = 4) -> TenantCtx:
+    """The tenant with a Shopify channel 'shop' at ``base_url`` (the fake), the webhook fixture's
+    two SKUs and stock of them at BLR: 10 kurtas and ``speakers`` speakers."""
+    from tests.factories import make_location, make_sku, receive
+    from tests.fakes.shopify import ACCESS_TOKEN, API_VERSION, LOCATION, WEBHOOK_SECRET
+
+    make_location(t, "BLR", "KA")
+    make_sku(t, "KRT-COT-BLU-M", mrp="999.00")
+    make_sku(t, "SPK-BT-10W-BLK", mrp="1999.00")
+    receive(t, "KRT-COT-BLU-M", "BLR", 10)
+    receive(t, "SPK-BT-10W-BLK", "BLR", speakers)
+    add_channel(
+        t, "shop", "shopify", base_url, {"access_token": ACCESS_TOKEN, "webhook_secret": WEBHOOK_SECRET},
+        {"api_version": API_VERSION, "location_id": LOCATION, "since": "2025-01-01T00:00:00Z"},
+    )  # fmt: skip
+    return t
+
+
 def put_listing(t: TenantCtx, code: str, listing_id: str, sku: str, **attributes: Any) -> None:
     seller_sku = attributes.pop("seller_sku", None)
     raw: dict[str, Any] = {"listing_id": listing_id, "sku": sku, "attributes": attributes}

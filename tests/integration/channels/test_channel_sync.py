@@ -18,11 +18,9 @@ from ordermesh.services import channel_sync as cs
 from ordermesh.services import channels, order_actions
 from ordermesh.worker.main import Worker
 from tests.conftest import TenantCtx
-from tests.factories import make_location, make_sku, receive
+from tests.factories import make_sku, receive
 from tests.fakes.shopify import (
     ACCESS_TOKEN,
-    API_VERSION,
-    LOCATION,
     WEBHOOK_SECRET,
     FakeShopify,
     fixture_bytes,
@@ -31,6 +29,7 @@ from tests.fakes.shopify import (
     order_variant,
     webhook_headers,
 )
+from tests.integration.channels.sync_helpers import shopify_shop
 
 ORDER_ID = "5812345678901"
 KURTA, SPEAKER = "KRT-COT-BLU-M", "SPK-BT-10W-BLK"
@@ -45,25 +44,7 @@ def fake() -> Iterator[FakeShopify]:
 @pytest.fixture
 def shop(tenant: TenantCtx, fake: FakeShopify) -> TenantCtx:
     """A tenant with a Shopify channel pointed at the fake, the fixture's two SKUs and stock."""
-    make_location(tenant, "BLR", "KA")
-    make_sku(tenant, KURTA, mrp="999.00")
-    make_sku(tenant, SPEAKER, mrp="1999.00")
-    receive(tenant, KURTA, "BLR", 10)
-    receive(tenant, SPEAKER, "BLR", 4)
-    with tenant.uow() as uow:
-        channels.create_channel(
-            uow,
-            {
-                "code": "shop",
-                "type": "shopify",
-                "name": "Our Shopify store",
-                "base_url": fake.url,
-                "credentials": {"access_token": ACCESS_TOKEN, "webhook_secret": WEBHOOK_SECRET},
-                "connector": {"api_version": API_VERSION, "location_id": LOCATION, "since": "2025-01-01T00:00:00Z"},
-            },
-            tenant.container.connections.vault,
-        )
-    return tenant
+    return shopify_shop(tenant, fake.url)
 
 
 _QUICK: dict[int, Connections] = {}

@@ -127,6 +127,24 @@ _PG_FINISH = (
 )
 
 
+_PG_STORE_MANY = """
+INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, attempts,
+                           result, received_at, processed_at)
+SELECT %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, %(state)s, NULL, 0, '{}',
+       %(now)s, %(processed_at)s
+FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)s::bytea[])
+     WITH ORDINALITY AS b(topic, key, headers, body, n)
+ORDER BY b.n
+ON CONFLICT (tenant_id, channel_id, dedupe_key) DO NOTHING RETURNING id, dedupe_key
+"""
+_PG_FINISH_MANY = """
+UPDATE channel_inbox i SET state = 'processed', error = NULL, attempts = i.attempts + 1, result = u.result::json,
+       processed_at = %(now)s
+FROM unnest(%(ids)s::bigint[], %(results)s::text[]) AS u(id, result)
+WHERE i.tenant_id = %(tenant)s AND i.id = ANY(%(ids)s::bigint[]) AND i.id = u.id
+"""
+
+
 def _listing(r: Any) -> ListingRow:
     return ListingRow(
         r.id, r.channel_id, r.listing_id, r.seller_sku, r.sku_id, r.sku_code, dict(r.attributes or {}), r.active,
@@ -323,6 +341,41 @@ class ChannelSyncRepository:
             return None if row is None else int(row[0])
         return self.conn.execute(_SQLITE_STORE, values).scalar()
 
+    def store_many(
+        self, channel_id: int, source: str, bodies: Sequence[tuple[str | None, str, dict[str, Any], bytes]],
+        now: datetime, *, state: str,
+    ) -> dict[str, int]:  # fmt: skip
+        """:meth:`store` for several bodies of one channel, given as (topic, dedupe key, headers,
+        body) with distinct keys: their ids by dedupe key; a delivery stored before is left out."""
+        if self.dialect != "postgresql":
+            out = {}
+            for topic, key, headers, body in bodies:
+                item_id = self.store(channel_id, source, topic, key, headers, body, now, state=state)
+                if item_id is not None:
+                    out[key] = item_id
+            return out
+        ordered = sorted(bodies, key=lambda b: b[1])  # a fixed order: two batches never wait crosswise
+        rows = (
+            driver(self.conn)
+            .execute(
+                _PG_STORE_MANY,
+                {
+                    "tenant": self.tenant_id,
+                    "channel": channel_id,
+                    "source": source,
+                    "state": state,
+                    "now": now,
+                    "processed_at": now if state in ("processing", "processed") else None,
+                    "topics": [b[0] for b in ordered],
+                    "keys": [b[1] for b in ordered],
+                    "headers": [json.dumps(b[2]) for b in ordered],
+                    "bodies": [b[3] for b in ordered],
+                },
+            )
+            .fetchall()
+        )
+        return {str(r[1]): int(r[0]) for r in rows}
+
     def inbox_item(self, item_id: int, *, for_update: bool = False) -> InboxRow | None:
         q = select(INBOX).where(INBOX.c.tenant_id == self.tenant_id, INBOX.c.id == item_id)
         if for_update:
@@ -346,6 +399,23 @@ class ChannelSyncRepository:
             .values(state="processing", processed_at=now)
         ).rowcount
         return bool(claimed)
+
+    def finish_many(self, results: Sequence[tuple[int, dict[str, Any]]], now: datetime) -> None:
+        """Several items processed without error, each with its result: (item id, result)."""
+        if self.dialect != "postgresql":
+            for item_id, result in results:
+                self.finish(item_id, "processed", None, result, now)
+            return
+        if results:
+            driver(self.conn).execute(
+                _PG_FINISH_MANY,
+                {
+                    "tenant": self.tenant_id,
+                    "now": now,
+                    "ids": [r[0] for r in results],
+                    "results": [json.dumps(r[1]) for r in results],
+                },
+            )
 
     def finish(self, item_id: int, state: str, error: str | None, result: dict[str, Any], now: datetime) -> None:
         values = {"state": state, "error": error[:4000] if error else None, "result": result, "processed_at": now}

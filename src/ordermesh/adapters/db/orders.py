@@ -114,29 +114,46 @@ _CHANGES_OF = (
     .order_by(CHANGES.c.version)
 )
 
+# A new order's body: (order id, lines, allocations by line number, timeline entries).
+OrderBody = tuple[int, Sequence[dict[str, Any]], Sequence[dict[str, Any]], Sequence[dict[str, Any]]]
 _LINE_KEYS = ("line_no", "sku_code", "sku_id", "quantity", "unit_price", "discount", "tax", "allocated")
-_PG_ADD_BODY = """
+# New orders' lines, allocations (by line number) and timeline entries, any number of orders.
+_PG_ADD_BODIES = """
 WITH lines AS (
     INSERT INTO order_lines (tenant_id, order_id, line_no, sku_code, sku_id, quantity, unit_price, discount, tax,
                              allocated, shipped, delivered, cancelled, returned)
-    SELECT %(tenant)s, %(order)s, line_no, sku_code, sku_id, quantity, unit_price, discount, tax, allocated,
+    SELECT %(tenant)s, order_id, line_no, sku_code, sku_id, quantity, unit_price, discount, tax, allocated,
            0, 0, 0, 0
-    FROM json_to_recordset(%(lines)s::json) AS x(line_no int, sku_code text, sku_id bigint, quantity int,
-                                               unit_price numeric, discount numeric, tax numeric, allocated int)
-    ORDER BY line_no
-    RETURNING id, line_no
+    FROM json_to_recordset(%(lines)s::json) AS x(order_id bigint, line_no int, sku_code text, sku_id bigint,
+                                               quantity int, unit_price numeric, discount numeric, tax numeric,
+                                               allocated int)
+    ORDER BY order_id, line_no
+    RETURNING id, order_id, line_no
 ),
 allocations AS (
     INSERT INTO order_allocations (tenant_id, order_id, line_id, location_id, quantity, created_at)
-    SELECT %(tenant)s, %(order)s, lines.id, x.location_id, x.quantity, %(now)s
-    FROM json_to_recordset(%(allocations)s::json) AS x(line_no int, location_id bigint, quantity int)
-    JOIN lines ON lines.line_no = x.line_no
+    SELECT %(tenant)s, x.order_id, lines.id, x.location_id, x.quantity, %(now)s
+    FROM json_to_recordset(%(allocations)s::json) AS x(order_id bigint, line_no int, location_id bigint, quantity int)
+    JOIN lines ON lines.order_id = x.order_id AND lines.line_no = x.line_no
 )
 INSERT INTO order_events (tenant_id, order_id, at, kind, message, data, actor)
-SELECT %(tenant)s, %(order)s, at, kind, message, data, actor
-FROM json_to_recordset(%(events)s::json) AS x(at timestamptz, kind text, message text, data json, actor text, n int)
-ORDER BY n
+SELECT %(tenant)s, order_id, at, kind, message, data, actor
+FROM json_to_recordset(%(events)s::json) AS x(order_id bigint, at timestamptz, kind text, message text, data json,
+                                              actor text, n int)
+ORDER BY order_id, n
 """
+
+
+@functools.cache
+def _pg_insert_orders(columns: tuple[str, ...]) -> str:
+    """New orders from one JSON array, typed by the table's own row type; the ones whose
+    (channel, external id) exists already are left out of what it returns."""
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO orders ({names}) SELECT {names} FROM json_populate_recordset(NULL::orders, %(rows)s::json) "
+        "ORDER BY channel_id, external_id "  # a fixed order: two batches never wait on each other crosswise
+        "ON CONFLICT (tenant_id, channel_id, external_id) DO NOTHING RETURNING id, channel_id, external_id"
+    )
 
 
 # Several orders locked with their lines (tracking batches), built once per dialect.
@@ -177,6 +194,25 @@ class OrderRepository:
             return None if row is None else int(row[0])
         return self.conn.execute(_SQLITE_INSERT_ORDER, {"tenant_id": self.tenant_id, **values}).scalar()
 
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, str], int]:
+        """:meth:`insert_if_new` for several orders (the same columns each): the ids of the ones
+        inserted, by (channel id, external id); one that existed is not among them."""
+        if not rows:
+            return {}
+        if self.dialect != "postgresql":
+            out = {}
+            for values in rows:
+                order_id = self.insert_if_new(values)
+                if order_id is not None:
+                    out[(values["channel_id"], values["external_id"])] = order_id
+            return out
+        raw = driver(self.conn)
+        columns = ("tenant_id", *rows[0])
+        # Dates and amounts as text (ISO times, exact decimals), which the row type reads back.
+        given = json.dumps([{"tenant_id": self.tenant_id, **values} for values in rows], default=str)
+        found = raw.execute(_pg_insert_orders(columns), {"rows": given}).fetchall()
+        return {(int(r[1]), str(r[2])): int(r[0]) for r in found}
+
     def id_for_external(self, channel_id: int, external_id: str) -> int | None:
         return self.conn.execute(
             _BY_EXTERNAL, {"tenant_id": self.tenant_id, "channel_id": channel_id, "external_id": external_id}
@@ -196,34 +232,50 @@ class OrderRepository:
         events: Sequence[dict[str, Any]],
         now: datetime,
     ) -> None:
-        """A new order's lines, allocations (by ``line_no``) and timeline entries.
+        """A new order's lines, allocations (by ``line_no``) and timeline entries."""
+        self.add_bodies([(order_id, lines, allocations, events)], now)
+
+    def add_bodies(self, bodies: Sequence[OrderBody], now: datetime) -> None:
+        """New orders' lines, allocations (by ``line_no``) and timeline entries.
 
         On PostgreSQL in one statement through the driver, as the stock movements are (see
         StockRepository.apply_all): this is the tail of every order's intake."""
         if self.dialect != "postgresql":
-            ids = self.add_lines(order_id, lines)
-            by_no = {line["line_no"]: ids[i] for i, line in enumerate(lines)}
-            self.add_allocations(
-                order_id,
-                [
-                    {"line_id": by_no[a["line_no"]], "location_id": a["location_id"], "quantity": a["quantity"]}
-                    for a in allocations
-                ],
-                now,
-            )
-            self.add_events(order_id, events)
+            for order_id, lines, allocations, events in bodies:
+                ids = self.add_lines(order_id, lines)
+                by_no = {line["line_no"]: ids[i] for i, line in enumerate(lines)}
+                self.add_allocations(
+                    order_id,
+                    [
+                        {"line_id": by_no[a["line_no"]], "location_id": a["location_id"], "quantity": a["quantity"]}
+                        for a in allocations
+                    ],
+                    now,
+                )
+                self.add_events(order_id, events)
             return
         raw = driver(self.conn)
         raw.execute(
-            _PG_ADD_BODY,
+            _PG_ADD_BODIES,
             {
                 "tenant": self.tenant_id,
-                "order": order_id,
                 "now": now,
-                "lines": json.dumps([{k: line[k] for k in _LINE_KEYS} for line in lines], default=str),
-                "allocations": json.dumps(list(allocations)),
+                "lines": json.dumps(
+                    [
+                        {"order_id": oid, **{k: line[k] for k in _LINE_KEYS}}
+                        for oid, lines, _, _ in bodies
+                        for line in lines
+                    ],
+                    default=str,
+                ),
+                "allocations": json.dumps([{"order_id": oid, **a} for oid, _, allocs, _ in bodies for a in allocs]),
                 "events": json.dumps(
-                    [{**e, "at": e["at"].isoformat(), "n": n} for n, e in enumerate(events)], default=str
+                    [
+                        {"order_id": oid, **e, "at": e["at"].isoformat(), "n": n}
+                        for oid, _, _, events in bodies
+                        for n, e in enumerate(events)
+                    ],
+                    default=str,
                 ),
             },
         )
@@ -538,6 +590,24 @@ _PG_INSERT_CUSTOMER = (
 )
 
 
+# New buyers inserted, known ones found, in one statement (the known ones: those the insert left
+# out, as the statement's snapshot shows them).
+_PG_INSERT_CUSTOMERS = """
+WITH given AS (
+    SELECT * FROM unnest(%(names)s::text[], %(phones)s::text[], %(emails)s::text[]) WITH ORDINALITY
+        AS g(name, phone, email, n)
+), added AS (
+    INSERT INTO customers (tenant_id, name, phone, email, created_at)
+    SELECT %(tenant_id)s, name, phone, email, %(created_at)s FROM given ORDER BY n
+    ON CONFLICT (tenant_id, phone) DO NOTHING RETURNING phone, id
+)
+SELECT phone, id, true FROM added
+UNION ALL
+SELECT c.phone, c.id, false FROM customers c
+WHERE c.tenant_id = %(tenant_id)s AND c.phone = ANY(%(phones)s::text[])
+"""
+
+
 class CustomerRepository:
     def __init__(self, conn: Connection, tenant_id: int):
         self.conn = conn
@@ -573,6 +643,31 @@ class CustomerRepository:
             if found:
                 return int(found), False
         return int(self.conn.execute(insert(CUSTOMERS).values(**values).returning(CUSTOMERS.c.id)).scalar_one()), True
+
+    def match_or_create_many(
+        self, buyers: Sequence[tuple[str, str, str | None]], now: datetime
+    ) -> dict[str, tuple[int, bool]]:
+        """:meth:`match_or_create` for several buyers with distinct phones, given as (name, phone,
+        email): (id, new) by phone. On PostgreSQL one statement inserts the new and finds the
+        known; a phone another transaction was inserting at that moment is left out of the answer
+        (the statement's snapshot cannot see it): ask :meth:`match_or_create` for that one."""
+        if self.dialect != "postgresql":
+            return {phone: self.match_or_create(name, phone, email, now) for name, phone, email in buyers}
+        if not buyers:
+            return {}
+        ordered = sorted(buyers, key=lambda b: b[1])  # a fixed order: two batches never wait crosswise
+        raw = driver(self.conn)
+        rows = raw.execute(
+            _PG_INSERT_CUSTOMERS,
+            {
+                "tenant_id": self.tenant_id,
+                "names": [b[0] for b in ordered],
+                "phones": [b[1] for b in ordered],
+                "emails": [b[2] for b in ordered],
+                "created_at": now,
+            },
+        ).fetchall()
+        return {str(r[0]): (int(r[1]), bool(r[2])) for r in rows}
 
     _by_phone = select(CUSTOMERS.c.id).where(
         CUSTOMERS.c.tenant_id == bindparam("tenant_id"), CUSTOMERS.c.phone == bindparam("phone")

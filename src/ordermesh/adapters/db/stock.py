@@ -52,6 +52,10 @@ _GUARD_CODE = {Guard.NON_NEGATIVE: 0, Guard.COVERS_RESERVED: 1, Guard.AVAILABLE:
 # need no savepoint. ``sku_id = ANY (...)`` steers the planner to the primary key (it cannot see
 # how few rows the JSON holds). The moves travel as one JSON document (json.dumps is far cheaper
 # than the driver's array adaptation), which also keeps the text fixed, so psycopg prepares it once.
+_PG_LOCK_SKUS = (
+    "SELECT 1 FROM stock_balances WHERE tenant_id = %(tenant)s AND sku_id = ANY(%(ids)s::bigint[]) "
+    "ORDER BY sku_id, location_id FOR UPDATE"
+)
 _PG_APPLY_ALL = """
 WITH want AS (
     SELECT coalesce(w.sku_id, (SELECT s.id FROM skus s WHERE s.tenant_id = %(tenant)s AND s.code = w.sku
@@ -185,6 +189,13 @@ class StockRepository:
                 for s, loc in sorted(set(pairs))
             ],
         )
+
+    def lock_skus(self, sku_ids: Sequence[int]) -> None:
+        """Lock these SKUs' balances everywhere, in the order every reservation locks them, before
+        a batch reserves for several orders one after another: two batches then never each hold
+        a balance the other waits for. SQLite's write transaction is exclusive already."""
+        if self.dialect == "postgresql" and sku_ids:
+            driver(self.conn).execute(_PG_LOCK_SKUS, {"tenant": self.tenant_id, "ids": sorted(set(sku_ids))}).fetchall()
 
     def apply_all(
         self, moves: Sequence[GuardedMove], actor: str, now: datetime

@@ -16,7 +16,7 @@ from ordermesh.adapters.clock import Clock, SystemClock
 from ordermesh.adapters.db.channels import ChannelRecord, ChannelRepository
 from ordermesh.adapters.db.engine import SQLITE_BEGIN, driver
 from ordermesh.adapters.db.idcache import ConfigCache, IdCache, StagedIds, TenantConfig
-from ordermesh.adapters.db.intake import IntakeSnapshot, read_intake
+from ordermesh.adapters.db.intake import IntakeRequest, IntakeSnapshot, read_intake, read_intakes
 from ordermesh.adapters.db.orders import CustomerRepository, OrderRepository
 from ordermesh.adapters.db.outbox import OutboxRepository
 from ordermesh.adapters.db.repositories import (
@@ -72,7 +72,7 @@ class UnitOfWork:
         self._events: list[tuple[int | None, Event]] = []
         self._audit: list[dict[str, Any]] = []
         self._now: datetime | None = None
-        self._holding = False  # see one_transaction()
+        self._holding: bool | str = False  # see one_transaction()
         self._wake = False
 
     def __enter__(self) -> Self:
@@ -178,6 +178,14 @@ class UnitOfWork:
         channel_id = channel.id if channel else None
         return read_intake(self.conn, self.tenant_id, channel_id, channel_code, external_id, codes, pincode)
 
+    def intake_snapshots(self, requests: list[IntakeRequest]) -> list[IntakeSnapshot]:
+        """:meth:`intake_snapshot` for several new orders (see adapters.db.intake.read_intakes)."""
+        assert self.tenant_id is not None
+        snapshots = read_intakes(self.conn, self.tenant_id, requests)
+        if snapshots and self.dialect == "postgresql":
+            self._tenant_row = snapshots[0].tenant
+        return snapshots
+
     def all_channels(self) -> list[ChannelRecord]:
         """Every channel of the tenant, by code, cached like :meth:`channel`."""
         config = self._tenant_config()
@@ -259,6 +267,8 @@ class UnitOfWork:
             self.conn.exec_driver_sql("PRAGMA query_only = OFF")
 
     def commit(self) -> None:
+        if self._holding == "gather":
+            return  # audit rows and events too wait for the end of one_transaction()
         if self._audit or self._events:
             if self.dialect == "postgresql":
                 self._write_audit_and_events_pg()
@@ -280,15 +290,16 @@ class UnitOfWork:
         self._now = None
 
     @contextmanager
-    def one_transaction(self) -> Iterator[None]:
+    def one_transaction(self, *, gather: bool = False) -> Iterator[None]:
         """Whatever the block does commits together when it ends well: a commit asked for inside
         it (the services commit their own work) writes the unit's audit rows and events but leaves
-        the transaction open. Should the block raise, nothing of it is committed (the caller rolls
-        back)."""
+        the transaction open. ``gather``: those rows wait too, and go in together at the end (one
+        statement for a batch of orders). Should the block raise, nothing of it is committed (the
+        caller rolls back)."""
         if self._holding:
             yield
             return
-        self._holding = True
+        self._holding = "gather" if gather else True
         try:
             yield
         finally:

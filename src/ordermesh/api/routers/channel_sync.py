@@ -3,6 +3,7 @@ reconciliation, the inbox and sync health."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import datetime
@@ -41,7 +42,12 @@ async def receive_webhook(tenant: str, channel: str, request: Request, container
     sync = cs.Sync(container.uow, container.connections, 0, inline=container.settings.webhooks_inline)
     from starlette.concurrency import run_in_threadpool
 
-    got = await run_in_threadpool(cs.receive_webhook, sync, tenant, channel, headers, body)
+    got: cs.Intake = None
+    if sync.inline:  # handled with the deliveries that arrive beside it (WebhookIntake)
+        intake: cs.WebhookIntake = request.app.state.webhook_intake
+        got = await asyncio.wrap_future(intake.submit(tenant, channel, headers, body))
+    if not isinstance(got, cs.Received):
+        got = await run_in_threadpool(cs.WebhookIntake.settle, got, sync, tenant, channel, headers, body)
     return {"received": True, "duplicate": got.item_id is None, "item_id": got.item_id, "processed": got.processed}
 
 

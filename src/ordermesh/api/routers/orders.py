@@ -134,7 +134,7 @@ def list_orders(
     channel: str | None = None,
     hold: str | None = Query(None, description="a hold reason"),
     sla: Literal["ok", "at_risk", "breached"] | None = None,
-    customer: int | None = Query(None, description="customer id"),
+    customer: int | None = Query(None, ge=1, le=2**63 - 1, description="customer id"),
     cursor: str | None = None,
     limit: int | None = Query(None, ge=1, le=200, description="page size, 1-200"),
 ) -> dict[str, Any]:

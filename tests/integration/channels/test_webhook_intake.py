@@ -1,0 +1,277 @@
+"""The channel webhook intake's group commit (services.channel_sync.WebhookIntake, on both
+databases): a batch of deliveries ends exactly as the same deliveries taken one at a time would,
+whatever is not the plain case of one new order goes the one-at-a-time way, concurrent batches of
+two processes never oversell or take an order twice, and a failing batch loses nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ordermesh.adapters.channels.connections import Connections
+from ordermesh.domain.errors import Unauthorized
+from ordermesh.services import channel_sync as cs
+from ordermesh.services import orders as orders_service
+from ordermesh.services.group_commit import Waiting
+from tests.conftest import TenantCtx, new_tenant
+from tests.fakes.shopify import (
+    WEBHOOK_SECRET,
+    FakeShopify,
+    fixture_json,
+    order_variant,
+    webhook_headers,
+)
+from tests.integration.channels.sync_helpers import shopify_shop
+
+KURTA, SPEAKER = "KRT-COT-BLU-M", "SPK-BT-10W-BLK"
+Delivery = tuple[dict[str, str], bytes]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeShopify]:
+    with FakeShopify() as server:
+        yield server
+
+
+@pytest.fixture
+def connections() -> Iterator[list[Connections]]:
+    made: list[Connections] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+def shop(t: TenantCtx, fake: FakeShopify, *, speakers: int = 4) -> TenantCtx:
+    return shopify_shop(t, fake.url, speakers=speakers)
+
+
+def delivery(order_id: int, phone: str, lines: list[tuple[str, int]], *, sign: bool = True) -> Delivery:
+    """An orders/create webhook for a new order: its buyer's phone and (SKU, quantity) lines."""
+    rest = order_variant(fixture_json("shopify_orders_create.json"), id=order_id)
+    template = rest["line_items"][0]
+    rest["line_items"] = [
+        {**template, "id": order_id * 10 + k, "sku": sku, "variant_id": 9_000 + k, "quantity": qty,
+         "fulfillable_quantity": qty}
+        for k, (sku, qty) in enumerate(lines)
+    ]  # fmt: skip
+    rest["phone"] = rest["customer"]["phone"] = rest["shipping_address"]["phone"] = phone
+    body = json.dumps(rest).encode()
+    secret = WEBHOOK_SECRET.encode() if sign else b"not the secret"
+    digest = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
+    return {**webhook_headers(), "X-Shopify-Hmac-Sha256": digest}, body
+
+
+def sync_of(t: TenantCtx, made: list[Connections]) -> cs.Sync:
+    quick = Connections(lambda: t.container.connections.vault, sleep=lambda s: None)
+    made.append(quick)
+    return cs.Sync(t.container.uow, quick, t.id)
+
+
+def one_at_a_time(t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery]) -> list[Any]:
+    answers: list[Any] = []
+    for headers, body in deliveries:
+        try:
+            answers.append(cs.receive_webhook(sync, t.code, "shop", headers, body))
+        except Unauthorized as e:
+            answers.append(e)
+    return answers
+
+
+def in_one_batch(t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery]) -> tuple[list[Any], list[Any]]:
+    """The deliveries as one batch of the intake, each then settled as the API settles it. Returns
+    what the batch answered and the final answers."""
+    intake = cs.WebhookIntake(t.container.uow, sync.connections)
+    waiting: list[Waiting[cs.Delivery, cs.Intake]] = [
+        Waiting(cs.Delivery(t.code, "shop", headers, body)) for headers, body in deliveries
+    ]
+    intake.take(waiting)
+    first = [w.done.result() for w in waiting]
+    answers: list[Any] = []
+    for got, (headers, body) in zip(first, deliveries, strict=True):
+        try:
+            answers.append(cs.WebhookIntake.settle(got, sync, t.code, "shop", headers, body))
+        except Unauthorized as e:
+            answers.append(e)
+    return first, answers
+
+
+def outcome(t: TenantCtx) -> dict[str, Any]:
+    """Everything the deliveries changed, with the tenant's own ids taken out."""
+    q = {"t": t.id}
+    with t.uow(write=False) as uow:
+        c = uow.conn
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in c.execute(text(sql), q)]
+
+        ext = dict(rows("SELECT id, external_id FROM orders WHERE tenant_id = :t"))
+
+        def named(value: Any) -> str:
+            return re.sub(r"order:(\d+)", lambda m: f"order:{ext.get(int(m.group(1)), '?')}", str(value))
+
+        return {
+            "orders": sorted(
+                rows(
+                    "SELECT external_id, status, confirmed, payment_method, grand_total, tax_total, risk_score, "
+                    "CAST(holds AS TEXT), CAST(routing AS TEXT), CAST(customer AS TEXT), CAST(channel_data AS TEXT), "
+                    "dispatch_by, version FROM orders WHERE tenant_id = :t"
+                )
+            ),
+            "lines": sorted(
+                (ext[r[0]], *r[1:])
+                for r in rows(
+                    "SELECT order_id, line_no, sku_code, quantity, allocated, tax FROM order_lines WHERE tenant_id = :t"
+                )
+            ),
+            "allocations": sorted(
+                (ext[r[0]], *r[1:])
+                for r in rows(
+                    "SELECT a.order_id, l.line_no, a.quantity FROM order_allocations a "
+                    "JOIN order_lines l ON l.id = a.line_id WHERE a.tenant_id = :t"
+                )
+            ),
+            "timelines": sorted(
+                (ext[r[0]], r[1], r[2], r[3])
+                for r in rows("SELECT order_id, kind, message, actor FROM order_events WHERE tenant_id = :t")
+            ),
+            "balances": sorted(
+                rows(
+                    "SELECT s.code, b.on_hand, b.reserved FROM stock_balances b JOIN skus s ON s.id = b.sku_id "
+                    "WHERE b.tenant_id = :t"
+                )
+            ),
+            "movements": Counter(
+                (named(r[0]), r[1], r[2], r[3])
+                for r in rows(
+                    "SELECT m.reference, s.code, m.kind, m.quantity FROM stock_movements m "
+                    "JOIN skus s ON s.id = m.sku_id WHERE m.tenant_id = :t"
+                )
+            ),
+            "audit": Counter(
+                (r[0], r[1], r[2])
+                for r in rows("SELECT action, entity_type, actor FROM audit_log WHERE tenant_id = :t")
+            ),
+            "outbox": Counter(r[0] for r in rows("SELECT topic FROM outbox WHERE tenant_id = :t")),
+            "inbox": sorted(
+                (r[0], r[1], json.dumps(r[2], sort_keys=True) if isinstance(r[2], dict) else r[2])
+                for r in rows("SELECT state, attempts, result FROM channel_inbox WHERE tenant_id = :t")
+            ),
+            "customers": sorted(rows("SELECT name, phone, email FROM customers WHERE tenant_id = :t")),
+        }
+
+
+def mixed_deliveries() -> list[Delivery]:
+    a = delivery(7001, "+919800000001", [(KURTA, 2), (SPEAKER, 1)])
+    return [
+        a,
+        delivery(7002, "+919800000002", [(SPEAKER, 3)]),  # takes the last speakers …
+        delivery(7003, "+919800000003", [(SPEAKER, 1)]),  # … so this one waits for stock
+        delivery(7004, "+919800000001", [(KURTA, 1)]),  # the first buyer again: one at a time
+        delivery(7005, "+919800000005", [("NOT-IN-CATALOG", 1)]),  # held as unmapped
+        a,  # the same delivery again
+        delivery(7006, "+919800000006", [(KURTA, 1)], sign=False),  # refused, kept as rejected
+        delivery(7007, "+919800000007", [(KURTA, 3)]),
+    ]
+
+
+def test_a_batch_ends_as_the_same_deliveries_one_at_a_time(
+    container: Any, fake: FakeShopify, connections: list[Connections]
+) -> None:
+    alone, batched = shop(new_tenant(container), fake), shop(new_tenant(container), fake)
+    deliveries = mixed_deliveries()
+    expected = one_at_a_time(alone, sync_of(alone, connections), deliveries)
+    first, answers = in_one_batch(batched, sync_of(batched, connections), deliveries)
+
+    # The plain new orders were done by the batch itself; the rest went the one-at-a-time way.
+    taken = [isinstance(got, cs.Received) and got.processed for got in first]
+    assert taken == [True, True, True, False, True, False, False, True]
+    assert first[5] is None and first[6] is None  # the repeat within the batch, the refused one
+    assert isinstance(first[3], cs.Claimed)  # stored by the batch, its order applied after it
+
+    def shape(answer: Any) -> Any:
+        return type(answer).__name__ if isinstance(answer, Exception) else (answer.item_id is None, answer.processed)
+
+    assert [shape(a) for a in answers] == [shape(e) for e in expected]
+    got, want = outcome(batched), outcome(alone)
+    for part in want:
+        assert got[part] == want[part], part
+    statuses = {r[0]: r[1] for r in got["orders"]}
+    assert statuses == {"7001": "allocated", "7002": "allocated", "7003": "on_hold", "7004": "allocated",
+                        "7005": "on_hold", "7007": "allocated"}  # fmt: skip
+
+
+def test_orders_racing_in_two_processes_batches_never_oversell_nor_repeat(
+    container: Any, fake: FakeShopify, connections: list[Connections]
+) -> None:
+    """Two intakes (two API processes) and a request thread per buyer, every order wanting the
+    same few speakers: each order exists once, each body is stored and processed once, and no
+    more speakers are promised than there were."""
+    t = shop(new_tenant(container), fake, speakers=12)
+    sync = sync_of(t, connections)
+    intakes = [cs.WebhookIntake(t.container.uow, sync.connections) for _ in range(2)]
+    deliveries = [delivery(8000 + n, f"+9198100{n:05d}", [(SPEAKER, 1), (KURTA, n % 2)] if n % 2 else [(SPEAKER, 1)])
+                  for n in range(30)]  # fmt: skip
+    errors: list[BaseException] = []
+
+    def request(n: int) -> None:
+        headers, body = deliveries[n]
+        try:
+            for _ in range(2):  # each delivered twice, through either process
+                intake = intakes[n % 2]
+                got = intake.submit(t.code, "shop", headers, body).result(timeout=60)
+                cs.WebhookIntake.settle(got, sync, t.code, "shop", headers, body)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(len(deliveries))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for intake in intakes:
+        intake.close()
+    assert not errors, errors[0]
+    seen = outcome(t)
+    assert sorted(r[0] for r in seen["orders"]) == [str(8000 + n) for n in range(30)]
+    assert [r[0] for r in seen["inbox"]] == ["processed"] * 30
+    allocated = sum(1 for r in seen["orders"] if r[1] == "allocated")
+    assert allocated == 12
+    balances = {r[0]: (r[1], r[2]) for r in seen["balances"]}
+    assert balances[SPEAKER] == (12, 12)
+    promised = sum(r[4] for r in seen["lines"] if r[2] == SPEAKER)
+    assert promised == 12
+
+
+def test_a_failing_batch_leaves_every_delivery_to_the_one_at_a_time_path(
+    container: Any, fake: FakeShopify, connections: list[Connections], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = shop(new_tenant(container), fake)
+    sync = sync_of(t, connections)
+    real = orders_service.ingest_batch
+    calls = []
+
+    def failing(uow: Any, batch: Any) -> Any:
+        calls.append(len(batch))
+        real(uow, batch)  # everything written …
+        raise RuntimeError("the database went away")  # … then the transaction fails
+
+    monkeypatch.setattr(orders_service, "ingest_batch", failing)
+    deliveries = [delivery(9000 + n, f"+9198200{n:05d}", [(KURTA, 1)]) for n in range(3)]
+    first, answers = in_one_batch(t, sync, deliveries)
+    assert calls == [3]
+    assert first == [None, None, None]  # nothing of the batch kept: each goes the usual way
+    assert all(a.processed and a.item_id is not None for a in answers)
+    seen = outcome(t)
+    assert [r[0] for r in seen["orders"]] == ["9000", "9001", "9002"]
+    assert [r[0] for r in seen["inbox"]] == ["processed"] * 3
+    assert {r[0]: (r[1], r[2]) for r in seen["balances"]}[KURTA] == (10, 3)
