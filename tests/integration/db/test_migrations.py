@@ -57,3 +57,28 @@ def test_tenants_made_before_orders_existed_get_a_manual_channel(empty_url: str)
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [("manual", "manual")]
+
+
+def test_inbox_bodies_are_compressed_with_lz4_on_postgresql(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            engine.dispose()
+            return  # SQLite does not compress
+        lz4 = conn.execute(
+            text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        ).scalar()
+        methods = dict(
+            conn.execute(
+                text(
+                    "SELECT c.relname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "WHERE c.relname IN ('channel_inbox', 'carrier_inbox') AND a.attname = 'body' "
+                    "AND c.relnamespace = to_regnamespace(current_schema())::oid"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert methods == (
+        {"channel_inbox": "l", "carrier_inbox": "l"} if lz4 else {"channel_inbox": "", "carrier_inbox": ""}
+    )

@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
 from ordermesh.adapters.db.uow import UnitOfWork
 from ordermesh.adapters.remote import BadPayload, RemoteError
 from ordermesh.api.deps import ContainerDep, UowDep
-from ordermesh.api.schemas.common import PROBLEM_RESPONSES, Input, NumberLike, PageOut
+from ordermesh.api.schemas.common import PROBLEM_RESPONSES, Input, NumberLike, PageOut, path_param
 from ordermesh.bootstrap import Container
 from ordermesh.domain.access import Permission
 from ordermesh.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -537,10 +537,6 @@ def delivery_estimates(uow: UowDep) -> list[dict[str, Any]]:
 # -- carriers' webhooks -----------------------------------------------------------------------
 
 
-def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
-
-
 class CarrierWebhookOut(BaseModel):
     recorded: int
     changed: int
@@ -555,7 +551,7 @@ class CarrierWebhookOut(BaseModel):
     # The endpoint takes only the request (carriers push in volume: no dependencies to solve, no
     # path parameters to validate, per push); its two path parameters are documented here.
     openapi_extra={
-        "parameters": [_path_param("tenant", "the tenant's code"), _path_param("carrier", "the carrier account's code")]
+        "parameters": [path_param("tenant", "the tenant's code"), path_param("carrier", "the carrier account's code")]
     },
 )
 async def carrier_webhook(request: Request) -> Response:

@@ -24,6 +24,12 @@ NumberLike = Annotated[
 Quantity = Annotated[StrictInt, Field(description="a whole number of units")]
 
 
+def path_param(name: str, description: str) -> dict[str, Any]:
+    """A path parameter as OpenAPI documents it, for an endpoint that reads its parameters from the
+    request itself (the webhook endpoints: no parameters to solve or validate per request)."""
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+
+
 class Input(BaseModel):
     """Request bodies refuse unknown fields, so a typo is an error rather than silently ignored."""
 
