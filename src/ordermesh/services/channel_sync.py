@@ -34,7 +34,7 @@ from ordermesh.adapters.channels.base import (
     StatusUpdate,
 )
 from ordermesh.adapters.channels.connections import Connections
-from ordermesh.adapters.db.channel_sync import ChannelSyncRepository, InboxRow, ListingRow
+from ordermesh.adapters.db.channel_sync import ChannelSyncRepository, InboxRow, ListingRow, StoredBody
 from ordermesh.adapters.db.channels import ChannelRecord
 from ordermesh.adapters.db.uow import UnitOfWork, UowFactory
 from ordermesh.domain import events
@@ -494,35 +494,44 @@ class WebhookIntake:
             sync = Sync(self._uow, self._connections, tenant.id, self._lease)
             received_at = uow.now
             with uow.one_transaction(gather=True):
-                stored = repo(uow).store_many(
-                    record.id, "webhook", [(topic, key, kept, w.item.body) for key, (w, topic, kept, _) in plain.items()],
-                    uow.now, state="processing",
-                )  # fmt: skip
-                fresh = [(key, p) for key, p in plain.items() if key in stored]
                 listings = repo(uow).listing_by_ids(
-                    record.id, [line.listing_id for _, (_, _, _, o) in fresh for line in o.lines]
+                    record.id, [line.listing_id for _, _, _, o in plain.values() for line in o.lines]
                 )
                 done = orders.ingest_batch(
-                    uow, [(_payload(record, o, listings), _channel_data(o)) for _, (_, _, _, o) in fresh]
+                    uow, [(_payload(record, o, listings), _channel_data(o)) for _, _, _, o in plain.values()]
                 )
-                results = []
-                for (key, (_, _, _, order)), ingested in zip(fresh, done, strict=True):
-                    if ingested is not None:
-                        result = _no_outcomes()
-                        result["created" if ingested.created else "unchanged"].append(order.external_id)
-                        results.append((stored[key], result))
-                repo(uow).finish_many(results, uow.now)
-        finished = {item_id for item_id, _ in results}
+                # The bodies go in last, each with what became of it: an order the batch did not
+                # take is stored claimed, for its request to apply. A delivery stored before (the
+                # same bytes) is left out by the insert, and must have changed nothing here.
+                bodies = []
+                taken = set()
+                for (key, (w, topic, kept, order)), ingested in zip(plain.items(), done, strict=True):
+                    if ingested is None:
+                        bodies.append(StoredBody(topic, key, kept, w.item.body, "processing", {}))
+                        continue
+                    result = _no_outcomes()
+                    result["created"].append(order.external_id)
+                    bodies.append(StoredBody(topic, key, kept, w.item.body, "processed", result))
+                    taken.add(key)
+                stored = repo(uow).store_many(record.id, "webhook", bodies, uow.now)
+                if taken - stored.keys():
+                    # A delivery stored before whose order was never made (its item failed): the
+                    # order stays with that item (retried there), so none of this batch is kept.
+                    raise _StoredBefore("a body of the batch was stored before without its order")
         for key, (w, topic, kept, _) in plain.items():
             item_id = stored.get(key)
             if item_id is None:
                 w.done.set_result(Received(None, False))  # this very delivery was taken before
-            elif item_id in finished:
+            elif key in taken:
                 w.done.set_result(Received(item_id, True))
             else:
                 item = InboxRow(item_id, record.id, "webhook", topic, key, kept, w.item.body, "processing", None, 0,
                                 {}, received_at, received_at)  # fmt: skip
                 w.done.set_result(Claimed(sync, item, record, connector))
+
+
+class _StoredBefore(Exception):
+    """A delivery of the batch had been stored before, and not with its order."""
 
 
 def _no_outcomes() -> dict[str, list[str]]:

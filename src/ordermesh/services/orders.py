@@ -192,7 +192,9 @@ def ingest_batch(
             _take(snapshot.stock, snapshot.facts, draft)
         drafts.append((i, draft))
     ids = uow.orders.insert_many([d.values for _, d in drafts])
-    uow.stock.lock_skus([r["sku_id"] for _, d in drafts if d.allocated for r in d.line_rows if r["sku_id"]])
+    reserving = [d for _, d in drafts if d.allocated]
+    if len(reserving) > 1:  # one reservation alone locks its balances in the same order itself
+        uow.stock.lock_skus([r["sku_id"] for d in reserving for r in d.line_rows if r["sku_id"]])
     bodies: list[OrderBody] = []
     created: list[tuple[int, int, _Draft]] = []
     for i, draft in drafts:

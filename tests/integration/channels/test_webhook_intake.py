@@ -275,3 +275,28 @@ def test_a_failing_batch_leaves_every_delivery_to_the_one_at_a_time_path(
     assert [r[0] for r in seen["orders"]] == ["9000", "9001", "9002"]
     assert [r[0] for r in seen["inbox"]] == ["processed"] * 3
     assert {r[0]: (r[1], r[2]) for r in seen["balances"]}[KURTA] == (10, 3)
+
+
+def test_a_body_stored_before_without_its_order_keeps_the_batch_from_making_it(
+    container: Any, fake: FakeShopify, connections: list[Connections]
+) -> None:
+    """The same bytes again after their first delivery failed: the order stays with that item
+    (retried there), not made by the batch under a delivery answered as a repeat."""
+    t = shop(new_tenant(container), fake)
+    sync = sync_of(t, connections)
+    headers, body = delivery(9100, "+919830000001", [(KURTA, 1)])
+    with t.uow() as uow:
+        record = uow.channels.get("shop")
+        assert record is not None
+        failed = cs.repo(uow).store(record.id, "webhook", "orders/create", "sha256:" + hashlib.sha256(body).hexdigest(),
+                                    {}, body, uow.now, state="failed", error="it failed")  # fmt: skip
+        uow.commit()
+    other = delivery(9101, "+919830000002", [(KURTA, 1)])
+    first, answers = in_one_batch(t, sync, [(headers, body), other])
+    assert first == [None, None]  # the whole batch went the one-at-a-time way
+    assert (answers[0].item_id, answers[0].processed) == (None, False)  # the repeat, as ever
+    assert answers[1].processed
+    seen = outcome(t)
+    assert [r[0] for r in seen["orders"]] == ["9101"]
+    assert sorted(r[0] for r in seen["inbox"]) == ["failed", "processed"]
+    assert failed is not None

@@ -130,19 +130,26 @@ _PG_FINISH = (
 _PG_STORE_MANY = """
 INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, attempts,
                            result, received_at, processed_at)
-SELECT %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, %(state)s, NULL, 0, '{}',
-       %(now)s, %(processed_at)s
-FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)s::bytea[])
-     WITH ORDINALITY AS b(topic, key, headers, body, n)
+SELECT %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, b.state, NULL,
+       CASE WHEN b.state = 'processed' THEN 1 ELSE 0 END, b.result::json, %(now)s,
+       CASE WHEN b.state IN ('processing', 'processed') THEN %(now)s::timestamptz END
+FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)s::bytea[], %(states)s::text[],
+            %(results)s::text[]) WITH ORDINALITY AS b(topic, key, headers, body, state, result, n)
 ORDER BY b.n
 ON CONFLICT (tenant_id, channel_id, dedupe_key) DO NOTHING RETURNING id, dedupe_key
 """
-_PG_FINISH_MANY = """
-UPDATE channel_inbox i SET state = 'processed', error = NULL, attempts = i.attempts + 1, result = u.result::json,
-       processed_at = %(now)s
-FROM unnest(%(ids)s::bigint[], %(results)s::text[]) AS u(id, result)
-WHERE i.tenant_id = %(tenant)s AND i.id = ANY(%(ids)s::bigint[]) AND i.id = u.id
-"""
+
+
+@dataclass(frozen=True)
+class StoredBody:
+    """A body for :meth:`ChannelSyncRepository.store_many`, with the state and result it is kept with."""
+
+    topic: str | None
+    key: str  # the dedupe key
+    headers: dict[str, Any]
+    body: bytes
+    state: str
+    result: dict[str, Any]
 
 
 def _listing(r: Any) -> ListingRow:
@@ -317,6 +324,8 @@ class ChannelSyncRepository:
         *,
         state: str = "received",
         error: str | None = None,
+        result: dict[str, Any] | None = None,
+        attempts: int = 0,
     ) -> int | None:
         """Keep a body; its id, or None when this very delivery was stored before."""
         values = {
@@ -329,32 +338,31 @@ class ChannelSyncRepository:
             "body": body,
             "state": state,
             "error": error,
-            "attempts": 0,
-            "result": {},
+            "attempts": attempts,
+            "result": result or {},
             "received_at": now,
             "processed_at": now if state in ("processing", "processed") else None,
         }
         if self.dialect == "postgresql":  # every webhook: through the driver (ADR 0007)
             raw = driver(self.conn)
-            values["headers"], values["result"] = json.dumps(headers), "{}"
+            values["headers"], values["result"] = json.dumps(headers), json.dumps(result or {})
             row = raw.execute(_PG_STORE, values).fetchone()
             return None if row is None else int(row[0])
         return self.conn.execute(_SQLITE_STORE, values).scalar()
 
-    def store_many(
-        self, channel_id: int, source: str, bodies: Sequence[tuple[str | None, str, dict[str, Any], bytes]],
-        now: datetime, *, state: str,
-    ) -> dict[str, int]:  # fmt: skip
-        """:meth:`store` for several bodies of one channel, given as (topic, dedupe key, headers,
-        body) with distinct keys: their ids by dedupe key; a delivery stored before is left out."""
+    def store_many(self, channel_id: int, source: str, bodies: Sequence[StoredBody], now: datetime) -> dict[str, int]:
+        """:meth:`store` for several bodies of one channel with distinct dedupe keys, each with
+        its state and result: their ids by dedupe key; a delivery stored before is left out. A
+        body stored ``processed`` counts the one attempt that processed it."""
         if self.dialect != "postgresql":
             out = {}
-            for topic, key, headers, body in bodies:
-                item_id = self.store(channel_id, source, topic, key, headers, body, now, state=state)
+            for b in bodies:
+                item_id = self.store(channel_id, source, b.topic, b.key, b.headers, b.body, now, state=b.state,
+                                     result=b.result, attempts=int(b.state == "processed"))  # fmt: skip
                 if item_id is not None:
-                    out[key] = item_id
+                    out[b.key] = item_id
             return out
-        ordered = sorted(bodies, key=lambda b: b[1])  # a fixed order: two batches never wait crosswise
+        ordered = sorted(bodies, key=lambda b: b.key)  # a fixed order: two batches never wait crosswise
         rows = (
             driver(self.conn)
             .execute(
@@ -363,13 +371,13 @@ class ChannelSyncRepository:
                     "tenant": self.tenant_id,
                     "channel": channel_id,
                     "source": source,
-                    "state": state,
                     "now": now,
-                    "processed_at": now if state in ("processing", "processed") else None,
-                    "topics": [b[0] for b in ordered],
-                    "keys": [b[1] for b in ordered],
-                    "headers": [json.dumps(b[2]) for b in ordered],
-                    "bodies": [b[3] for b in ordered],
+                    "topics": [b.topic for b in ordered],
+                    "keys": [b.key for b in ordered],
+                    "headers": [json.dumps(b.headers) for b in ordered],
+                    "bodies": [b.body for b in ordered],
+                    "states": [b.state for b in ordered],
+                    "results": [json.dumps(b.result) for b in ordered],
                 },
             )
             .fetchall()
@@ -399,23 +407,6 @@ class ChannelSyncRepository:
             .values(state="processing", processed_at=now)
         ).rowcount
         return bool(claimed)
-
-    def finish_many(self, results: Sequence[tuple[int, dict[str, Any]]], now: datetime) -> None:
-        """Several items processed without error, each with its result: (item id, result)."""
-        if self.dialect != "postgresql":
-            for item_id, result in results:
-                self.finish(item_id, "processed", None, result, now)
-            return
-        if results:
-            driver(self.conn).execute(
-                _PG_FINISH_MANY,
-                {
-                    "tenant": self.tenant_id,
-                    "now": now,
-                    "ids": [r[0] for r in results],
-                    "results": [json.dumps(r[1]) for r in results],
-                },
-            )
 
     def finish(self, item_id: int, state: str, error: str | None, result: dict[str, Any], now: datetime) -> None:
         values = {"state": state, "error": error[:4000] if error else None, "result": result, "processed_at": now}
