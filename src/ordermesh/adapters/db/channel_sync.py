@@ -127,13 +127,14 @@ _PG_FINISH = (
 )
 
 
+# Bodies are bound as a binary bytea[] (%b): as text, every byte of every body was escaped.
 _PG_STORE_MANY = """
 INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, attempts,
                            result, received_at, processed_at)
 SELECT %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, b.state, NULL,
        CASE WHEN b.state = 'processed' THEN 1 ELSE 0 END, b.result::json, %(now)s,
        CASE WHEN b.state IN ('processing', 'processed') THEN %(now)s::timestamptz END
-FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)s::bytea[], %(states)s::text[],
+FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)b::bytea[], %(states)s::text[],
             %(results)s::text[]) WITH ORDINALITY AS b(topic, key, headers, body, state, result, n)
 ORDER BY b.n
 ON CONFLICT (tenant_id, channel_id, dedupe_key) DO NOTHING RETURNING id, dedupe_key

@@ -28,10 +28,11 @@ _PG_STORE_PUSH = (
     "%(attempts)s, %(received_at)s, %(processed_at)s) RETURNING id"
 )
 # Many pushes waiting for the workers, one statement however many (PushIntake's group commit).
+# The bodies as one binary bytea[] (%b): bound as text, every byte of every body was escaped.
 _PG_STORE_RECEIVED = (
     "INSERT INTO carrier_inbox (tenant_id, carrier_id, headers, body, state, attempts, received_at) "
     "SELECT t, c, h::json, b, 'received', 0, %(now)s "
-    "FROM unnest(%(tenants)s::bigint[], %(carriers)s::bigint[], %(headers)s::text[], %(bodies)s::bytea[]) AS u(t, c, h, b)"
+    "FROM unnest(%(tenants)s::bigint[], %(carriers)s::bigint[], %(headers)s::text[], %(bodies)b::bytea[]) AS u(t, c, h, b)"
 )
 # SQLite: scans go in as one executemany of this statement (SQLAlchemy batches it into multi-row
 # INSERTs with RETURNING), built once, not a fresh multi-row VALUES compiled for every batch.
