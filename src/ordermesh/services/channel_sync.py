@@ -387,11 +387,22 @@ def _kept(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Read:
+    """A delivery checked and parsed with a channel record: its orders (None: refused or
+    unreadable) and its dedupe key."""
+
+    record: ChannelRecord
+    orders: list[ChannelOrder] | None
+    key: str
+
+
+@dataclass(frozen=True)
 class Delivery:
     tenant: str
     channel: str
     headers: Mapping[str, str]
     body: bytes
+    read: Read | None = None  # done on the request's side, with the record the writer had last
 
 
 @dataclass(frozen=True)
@@ -429,9 +440,25 @@ class WebhookIntake:
                  max_batch: int = 64):  # fmt: skip
         self._uow, self._connections, self._lease = uow, connections, lease
         self._writer: GroupWriter[Delivery, Intake] = GroupWriter("webhook intake", self.take, max_batch=max_batch)
+        self._known: dict[tuple[str, str], tuple[ChannelRecord, ChannelConnector]] = {}
 
     def submit(self, tenant: str, channel: str, headers: Mapping[str, str], body: bytes) -> Future[Intake]:
-        return self._writer.submit(Delivery(tenant, channel, headers, body))
+        # The signature is checked and the body parsed here, on the request's thread, while the
+        # writer waits on the database, with the channel as the writer last read it; the writer
+        # uses that only if the channel it reads now is that very record (the tenant's
+        # configuration has not changed since), and checks and parses again otherwise.
+        known = self._known.get((tenant, channel))
+        read = self._read(known[0], known[1], headers, body) if known else None
+        return self._writer.submit(Delivery(tenant, channel, headers, body, read))
+
+    @staticmethod
+    def _read(record: ChannelRecord, connector: ChannelConnector, headers: Mapping[str, str], body: bytes) -> Read:
+        try:
+            connector.verify_webhook(headers, body)
+            orders_in: list[ChannelOrder] | None = connector.parse_webhook(headers, body).orders
+        except Exception:
+            orders_in = None  # refused or unreadable: the one-at-a-time path keeps it with its reason
+        return Read(record, orders_in, _digest(body))
 
     def close(self, timeout: float = 10) -> None:
         self._writer.close(timeout)
@@ -476,16 +503,16 @@ class WebhookIntake:
             if record is None:
                 return
             connector = self._connections.connector(record)
+            self._known[(tenant_code, channel_code)] = (record, connector)
             plain: dict[str, tuple[Waiting[Delivery, Intake], str | None, dict[str, str], ChannelOrder]] = {}
             for w in waiting:
                 d = w.item
-                try:
-                    connector.verify_webhook(d.headers, d.body)
-                    orders_in = connector.parse_webhook(d.headers, d.body).orders
-                except Exception:
-                    continue  # refused or unreadable: the one-at-a-time path keeps it with its reason
-                key = _digest(d.body)
-                one = orders_in[0] if len(orders_in) == 1 else None
+                read = d.read if d.read is not None and d.read.record is record else None
+                read = read or self._read(record, connector, d.headers, d.body)
+                if read.orders is None:
+                    continue
+                key = read.key
+                one = read.orders[0] if len(read.orders) == 1 else None
                 if one is not None and one.ready and one.status is not OrderStatus.CANCELLED and key not in plain:
                     kept = _kept(d.headers)
                     plain[key] = (w, _topic(kept), kept, one)

@@ -25,6 +25,7 @@ from ordermesh.services import orders as orders_service
 from ordermesh.services.group_commit import Waiting
 from tests.conftest import TenantCtx, new_tenant
 from tests.fakes.shopify import (
+    ACCESS_TOKEN,
     WEBHOOK_SECRET,
     FakeShopify,
     fixture_json,
@@ -300,3 +301,43 @@ def test_a_body_stored_before_without_its_order_keeps_the_batch_from_making_it(
     assert [r[0] for r in seen["orders"]] == ["9101"]
     assert sorted(r[0] for r in seen["inbox"]) == ["failed", "processed"]
     assert failed is not None
+
+
+def signed_with(secret: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {**headers, "X-Shopify-Hmac-Sha256": digest}
+
+
+def test_a_webhook_checked_ahead_with_an_old_secret_is_checked_again_with_the_new(
+    container: Any, fake: FakeShopify, connections: list[Connections]
+) -> None:
+    """Requests check signatures ahead of the writer with the channel as the writer last read
+    it; once the secret changes, what the writer reads decides: the new secret is taken, the old
+    one refused."""
+    t = shop(new_tenant(container), fake)
+    sync = sync_of(t, connections)
+    intake = cs.WebhookIntake(t.container.uow, sync.connections)
+
+    def deliver(headers: dict[str, str], body: bytes) -> Any:
+        got = intake.submit(t.code, "shop", headers, body).result(timeout=30)
+        try:
+            return cs.WebhookIntake.settle(got, sync, t.code, "shop", headers, body)
+        except Unauthorized as e:
+            return e
+
+    first = deliver(*delivery(9200, "+919840000001", [(KURTA, 1)]))
+    assert first.processed
+    ahead = intake.submit(t.code, "shop", *delivery(9201, "+919840000002", [(KURTA, 1)]))
+    ahead.result(timeout=30)
+    with t.uow() as uow:
+        cs.set_credentials(uow, sync.connections, "shop", {"access_token": ACCESS_TOKEN, "webhook_secret": "new-one"})
+    # Checked ahead with the old secret (the writer has not read the channel since): refused all
+    # the same, as the writer reads the new one.
+    headers, body = delivery(9203, "+919840000004", [(KURTA, 1)])
+    old = deliver(signed_with(WEBHOOK_SECRET, headers, body), body)
+    assert isinstance(old, Unauthorized)
+    headers, body = delivery(9202, "+919840000003", [(KURTA, 1)])
+    new = deliver(signed_with("new-one", headers, body), body)
+    assert isinstance(new, cs.Received) and new.processed
+    intake.close()
+    assert sorted(r[0] for r in outcome(t)["orders"]) == ["9200", "9201", "9202"]
