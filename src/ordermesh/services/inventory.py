@@ -209,6 +209,30 @@ def reserve_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, refer
         return _apply(uow, _expand(uow, lines, MovementKind.RESERVATION, reference), create_rows=False)
 
 
+def reserve_many_in_transaction(uow: UnitOfWork, requests: Sequence[tuple[str, Sequence[StockLine]]]) -> bool:
+    """:func:`reserve_in_transaction` for several references in one statement, inside the caller's
+    transaction: True when all are reserved (each reference with its audit row and event, as one
+    at a time), False when nothing was written — two of them reserve at the same place (the
+    statement takes each balance once) or one lacks stock — and the caller reserves them one at a
+    time."""
+    require(uow.actor, Permission.INVENTORY_RESERVE)
+    changes = [
+        c for reference, lines in requests for c in _expand(uow, lines, MovementKind.RESERVATION, reference, late=True)
+    ]
+    if len({(c.sku, c.location_id) for c in changes}) != len(changes):
+        return False
+    try:
+        applied = _apply(uow, changes, create_rows=False, record=False)
+    except (InsufficientStock, _Unresolved):
+        return False  # a refused statement wrote nothing
+    by_reference: dict[str | None, list[Applied]] = {}
+    for a in applied:
+        by_reference.setdefault(a.change.reference, []).append(a)
+    for reference, _ in requests:
+        _record(uow, by_reference[reference], MovementKind.RESERVATION.value)
+    return True
+
+
 class _Unresolved(Exception):
     """A move named a SKU code the statement could not resolve to a plain SKU."""
 
@@ -306,7 +330,9 @@ def _plain_sku(uow: UnitOfWork, code: str) -> int:
     return found[0]
 
 
-def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action: str | None = None) -> list[Applied]:
+def _apply(
+    uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action: str | None = None, record: bool = True
+) -> list[Applied]:
     now = uow.now
     ordered = sorted(changes, key=lambda c: (c.sku_id or 0, c.sku, c.location_id))
     if create_rows:
@@ -336,7 +362,8 @@ def _apply(uow: UnitOfWork, changes: list[Change], *, create_rows: bool, action:
     for a in applied:
         t = a.threshold
         _alert_transition(uow, a.change.sku, a.change.location, a.before.available, t, a.after.available, t)
-    _record(uow, applied, action or changes[0].kind.value)
+    if record:
+        _record(uow, applied, action or changes[0].kind.value)
     return applied
 
 

@@ -30,6 +30,7 @@ from ordermesh.domain.routing import RouteLine, RoutingDecision
 from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
 from ordermesh.services import routing as order_routing
 from ordermesh.services.common import require
+from ordermesh.services.inventory import reserve_many_in_transaction
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 # Holds the pipeline decides each time it runs; a person's "release" of one sticks (cleared_holds).
@@ -192,16 +193,24 @@ def ingest_batch(
             _take(snapshot.stock, snapshot.facts, draft)
         drafts.append((i, draft))
     ids = uow.orders.insert_many([d.values for _, d in drafts])
-    reserving = [d for _, d in drafts if d.allocated]
-    if len(reserving) > 1:  # one reservation alone locks its balances in the same order itself
-        uow.stock.lock_skus([r["sku_id"] for d in reserving for r in d.line_rows if r["sku_id"]])
+    placed = [(i, ids[key], d) for i, d in drafts if (key := (d.channel.id, d.order_in.external_id)) in ids]
+    # (An order missing from ``ids`` was inserted by another process meanwhile: left out.)
+    reserving = [(order_id, d, d.decision) for _, order_id, d in placed if d.allocated and d.decision is not None]
+    together = len(reserving) > 1 and reserve_many_in_transaction(
+        uow,
+        [
+            (f"order:{order_id}", order_routing.stock_lines(decision, d.route_lines))
+            for order_id, d, decision in reserving
+        ],
+    )
+    if len(reserving) > 1 and not together:
+        # One at a time, each locking its balances: all of them locked first, in the order every
+        # reservation locks them, so two batches never each hold a balance the other waits for.
+        uow.stock.lock_skus([r["sku_id"] for _, d, _ in reserving for r in d.line_rows if r["sku_id"]])
     bodies: list[OrderBody] = []
     created: list[tuple[int, int, _Draft]] = []
-    for i, draft in drafts:
-        order_id = ids.get((draft.channel.id, draft.order_in.external_id))
-        if order_id is None:
-            continue  # another process inserted it meanwhile
-        allocation_rows, entries = _carry_out(uow, draft, order_id)
+    for i, order_id, draft in placed:
+        allocation_rows, entries = _carry_out(uow, draft, order_id, reserved=together)
         bodies.append((order_id, draft.line_rows, allocation_rows, entries))
         created.append((i, order_id, draft))
     uow.orders.add_bodies(bodies, uow.now)
@@ -362,25 +371,30 @@ def _insert_cancelled(uow: UnitOfWork, draft: _Draft) -> Ingested:
     return _created(uow, order_id, draft.channel, draft.order_in, draft.timeline)
 
 
-def _carry_out(uow: UnitOfWork, draft: _Draft, order_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _carry_out(
+    uow: UnitOfWork, draft: _Draft, order_id: int, *, reserved: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Reserve what the draft's decision assigns (deciding again should another order have taken
-    the stock since), for the order just inserted. Returns its allocations (by line number) and
-    its timeline entries, for the caller to write with its lines."""
+    the stock since), for the order just inserted; ``reserved``: the caller has reserved it
+    already. Returns its allocations (by line number) and its timeline entries, for the caller to
+    write with its lines."""
     draft.timeline.order_id = order_id
     decision, holds, allocated, status = draft.decision, draft.holds, draft.allocated, draft.status
     order_in, channel, values = draft.order_in, draft.channel, draft.values
     if allocated:
         assert decision is not None
-        final, reserved = order_routing.reserve_decided(
-            uow,
-            f"order:{order_id}",
-            decision,
-            draft.route_lines,
-            draft.timeline,
-            lambda: order_routing.decide(
-                uow, channel, draft.route_lines, order_in.shipping.pincode, order_in.payment_method
-            ),
-        )
+        final = decision
+        if not reserved:
+            final, reserved = order_routing.reserve_decided(
+                uow,
+                f"order:{order_id}",
+                decision,
+                draft.route_lines,
+                draft.timeline,
+                lambda: order_routing.decide(
+                    uow, channel, draft.route_lines, order_in.shipping.pincode, order_in.payment_method
+                ),
+            )
         if not reserved:
             holds = [order_routing.failure_hold(final, [], draft.timeline)]
             allocated = {}

@@ -149,17 +149,12 @@ def reserve_decided(
     """Reserve what the decision assigns, in the caller's transaction. If another order took the
     last units meanwhile, decide ``again`` with fresh stock and retry (ATTEMPTS in all). Returns
     the decision carried out (or the last one that could not be) and whether stock was reserved."""
-    sku_of = {line.key: line.sku for line in lines}
     for attempt in range(ATTEMPTS):
         if not decision.allocates:
             return decision, False
         try:
             # All or nothing, and a refusal writes nothing: no savepoint needed to carry on.
-            reserve_in_transaction(
-                uow,
-                [StockLine(sku_of[a.line_key], a.location, a.quantity) for a in decision.assignments],
-                reference=reference,
-            )
+            reserve_in_transaction(uow, stock_lines(decision, lines), reference=reference)
         except InsufficientStock as exc:
             timeline.add("order.reservation_lost", f"Stock went elsewhere while routing: {exc.detail}", None)
             if attempt + 1 < ATTEMPTS:
@@ -167,6 +162,12 @@ def reserve_decided(
             continue
         return decision, True
     return decision, False
+
+
+def stock_lines(decision: RoutingDecision, lines: list[RouteLine]) -> list[StockLine]:
+    """What a decision reserves: units of each line's SKU at its assigned locations."""
+    sku_of = {line.key: line.sku for line in lines}
+    return [StockLine(sku_of[a.line_key], a.location, a.quantity) for a in decision.assignments]
 
 
 def failure_hold(decision: RoutingDecision, current_holds: list[dict[str, Any]], timeline: Any) -> Hold:
