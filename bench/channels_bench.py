@@ -1,7 +1,7 @@
 """Channel sync benchmarks (PostgreSQL), beside the raw-SQL new-order baseline measured in the same run.
 
     .venv/bin/python bench/channels_bench.py [--seconds 5] [--only intake,latency,coalesce,oversell]
-        [--clients 1,8] [--workers 2] [--listings 1000] [--rate 5] [--push-intervals default,1,1:0.2]
+        [--clients 1,8] [--workers 3] [--listings 1000] [--rate 5] [--push-intervals default,1,1:0.2]
         [--latency-seconds S] [--coalesce-listings 10000] [--sim-orders 100000]
 
 baseline  The raw-SQL new-order transaction of bench/orders_bench.py (3 lines over 10,000 SKUs), with the
@@ -9,7 +9,7 @@ baseline  The raw-SQL new-order transaction of bench/orders_bench.py (3 lines ov
           transaction of PERFORMANCE.md (order, 3 lines, 3 guarded reservations, outbox row), which did
           2,940/s with 8 clients where the targets were set: the target column also gives the absolute target
           scaled to this machine (target x reference here / 2,940).
-intake    ``ordermesh serve --workers 2 --no-worker`` on PostgreSQL; a Shopify channel whose base_url is a
+intake    ``ordermesh serve --workers 3 --no-worker`` on PostgreSQL; a Shopify channel whose base_url is a
           FakeShopify in this process and whose webhook secret is the fixture's. Client processes (one
           keep-alive connection each, http_bench.Loopback) POST signed ``orders/create`` bodies to
           /webhooks/{tenant}/{channel}: the fixture order with its own id, phone, email and 3 lines over
@@ -586,7 +586,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per baseline/intake run")
     ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {','.join(PARTS)}")
     ap.add_argument("--clients", default="1,8")
-    ap.add_argument("--workers", type=int, default=2, help="API processes of ordermesh serve (intake)")
+    # One more API process than cores: each process's webhook writer spends much of a batch
+    # waiting on PostgreSQL (ADR 0011), so a third process uses the CPU the two leave idle.
+    ap.add_argument("--workers", type=int, default=3, help="API processes of ordermesh serve (intake)")
     ap.add_argument("--listings", type=int, default=1000, help="listings mapped in the latency part")
     ap.add_argument("--rate", type=float, default=5.0, help="stock changes per second in the latency part")
     ap.add_argument("--push-intervals", default="default,0.5",
