@@ -425,16 +425,17 @@ class WebhookIntake:
     """Channel webhooks processed by group commit (services.group_commit), when webhooks are
     processed inline (the default).
 
-    Each request hands its delivery to this process's writer thread and waits. The writer takes
-    every delivery waiting, and for each channel's deliveries in one transaction: checks each
-    signature, stores every body (one statement), applies the new orders together
-    (services.orders.ingest_batch: one statement each for their reads, buyers, orders and bodies,
-    one reservation per order), records each item's result, and commits; only then is each
-    request answered. Whatever is not the plain case of one new, signed order — a bad signature,
-    a body that does not parse, several orders or a cancellation, an order the channel sent
-    before — is not handled here: a delivery whose body is stored already is finished order by
-    order after the commit (:meth:`finish`), the others go the one-at-a-time way
-    (:func:`receive_webhook`), as does every delivery of a batch whose transaction fails."""
+    Each request checks its delivery's signature and parses it (see :meth:`submit`), hands it to
+    this process's writer thread and waits. The writer takes every delivery waiting, and for each
+    channel's deliveries in one transaction applies the new orders together
+    (services.orders.ingest_batch: one statement each for their reads, buyers, orders, stock and
+    bodies), stores every body with what became of it (one statement) and commits; only then is
+    each request answered (ADR 0011). Whatever is not the plain case of one new, signed order — a
+    bad signature, a body that does not parse, several orders or a cancellation, the same bytes
+    twice in a batch — is not handled here: those go the one-at-a-time way
+    (:func:`receive_webhook`), as does every delivery of a batch whose transaction fails; an
+    order the batch leaves (one the channel sent before …) is stored claimed and finished order by
+    order after the commit (:meth:`settle`)."""
 
     def __init__(self, uow: UowFactory, connections: Connections, *, lease: timedelta = CLAIM_LEASE,
                  max_batch: int = 64):  # fmt: skip
@@ -485,6 +486,8 @@ class WebhookIntake:
         for (tenant, channel), waiting in groups.items():
             try:
                 self._take_channel(tenant, channel, waiting)
+            except _StoredBefore:
+                log.info("%d webhooks of channel %s went one at a time: one was stored before", len(waiting), channel)
             except Exception:
                 log.exception("%d webhooks of channel %s went one at a time: their batch failed", len(waiting), channel)
             for w in waiting:

@@ -137,10 +137,11 @@ def ingest_batch(
     """:func:`ingest_order` for several new orders in the caller's transaction (it commits
     nothing: the caller holds the unit in ``one_transaction(gather=True)``), each decided as the
     one-at-a-time path decides it, their reads and writes shared: one statement reads what all of
-    them need, one inserts the new buyers, one the orders, one their lines, allocations and
-    timelines, and each order's reservation is one statement (all of the batch's balances locked
-    first, in the order every reservation locks them). Orders are decided in the batch's order,
-    each seeing the stock the ones before it took.
+    them need, one inserts the new buyers, one the orders, one reserves their stock (when no two
+    of them reserve at the same place; else one per order, all of the batch's balances locked
+    first in the order every reservation locks them), one writes their lines, allocations and
+    timelines. Orders are decided in the batch's order, each seeing the stock the ones before it
+    took.
 
     None for an order left to :func:`ingest_order`: one that does not read as an order, one this
     channel sent before (or twice in this batch), one with a bundle, one whose buyer repeats in
