@@ -59,6 +59,12 @@ def ensure_schema_current(container: Container) -> None:
         )
 
 
+def _new_writers(app: FastAPI, c: Container) -> None:
+    """The group-commit writers of the webhook endpoints (services.group_commit)."""
+    app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
+    app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
+
+
 def create_app(
     settings: Settings | None = None, *, container: Container | None = None, run_worker: bool = False
 ) -> FastAPI:
@@ -69,9 +75,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_schema_current(c)
-        # The writers of this run of the application (it may be started again: tests do).
-        app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
-        app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
+        _new_writers(app, c)  # this run's (the application may be started again: tests do)
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         routing_service.prepare()
         worker = start_in_thread(c) if run_worker else None
@@ -95,9 +99,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.container = c
-    # Replaced by fresh ones each time the application starts (lifespan), closed when it stops.
-    app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
-    app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
+    _new_writers(app, c)  # replaced each time the application starts (lifespan), closed when it stops
     problems.install(app)
     # Routes are matched in order, and each one tried costs: the high-volume paths come first
     # (channels' and carriers' webhooks, new orders). No two routers share a path.

@@ -9,6 +9,7 @@ channel webhook intake (services.channel_sync.WebhookIntake) are two such writer
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+log = logging.getLogger("ordermesh.group_commit")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -30,7 +32,8 @@ class Waiting(Generic[T, R]):
 
 class GroupWriter(Generic[T, R]):
     """``handle(batch)`` runs on the writer thread with every request waiting (at most
-    ``max_batch``) and must settle every one's future, with a result or an exception."""
+    ``max_batch``) and settles every one's future, with a result or an exception; should it
+    raise, every future it left is given that exception."""
 
     def __init__(self, name: str, handle: Callable[[list[Waiting[T, R]]], None], *, max_batch: int):
         self._name, self._handle, self._max = name, handle, max_batch
@@ -85,6 +88,7 @@ class GroupWriter(Generic[T, R]):
         try:
             self._handle(batch)
         except BaseException as e:  # a writer that died would leave every later caller waiting
+            log.exception("%s: a batch of %d failed; each request gets the error", self._name, len(batch))
             for w in batch:
                 if not w.done.done():
                     w.done.set_exception(e)

@@ -190,7 +190,8 @@ def ingest_batch(
         if draft.cancel:
             out[i] = _insert_cancelled(uow, draft)
             continue
-        if draft.allocated and snapshot.stock is not None:
+        if draft.allocated:
+            assert snapshot.stock is not None  # orders with bundles were left out above
             _take(snapshot.stock, snapshot.facts, draft)
         drafts.append((i, draft))
     ids = uow.orders.insert_many([d.values for _, d in drafts])
@@ -223,13 +224,12 @@ def ingest_batch(
 def _take(stock: dict[int, list[LocationStock]], facts: Mapping[str, SkuFact], draft: _Draft) -> None:
     """What the draft's decision assigns, reserved in the shared stock the next order sees."""
     assert draft.decision is not None
-    sku_of = {line.key: line.sku for line in draft.route_lines}
-    for a in draft.decision.assignments:
-        rows = stock.get(facts[sku_of[a.line_key]].id, [])
+    for line in order_routing.stock_lines(draft.decision, draft.route_lines):
+        rows = stock.get(facts[line.sku].id, [])
         for n, row in enumerate(rows):
-            if row.location == a.location:
+            if row.location == line.location:
                 b = row.balance
-                rows[n] = replace(row, balance=replace(b, reserved=b.reserved + a.quantity))
+                rows[n] = replace(row, balance=replace(b, reserved=b.reserved + line.quantity))
 
 
 @dataclass
@@ -243,11 +243,15 @@ class _Draft:
     route_lines: list[RouteLine]
     timeline: Timeline
     checked: Checked
-    cancel: bool  # the risk verdict cancels it: written as received, then cancelled
     holds: list[Hold]
     decision: RoutingDecision | None
     allocated: dict[str, int]  # units by line key the decision assigns (none while held)
     status: OrderStatus
+
+    @property
+    def cancel(self) -> bool:
+        """The risk verdict cancels it: written as received, then cancelled."""
+        return self.checked.cancel
 
 
 def _draft(
@@ -342,8 +346,8 @@ def _draft(
         RouteLine(str(r["line_no"]), r["sku_code"], r["quantity"], r["unit_price"] * r["quantity"] - r["discount"])
         for r in line_rows
     ]
-    draft = _Draft(order_in, channel, values, line_rows, route_lines, timeline, checked, checked.cancel,
-                   checked.holds, None, {}, OrderStatus.PENDING)  # fmt: skip
+    draft = _Draft(order_in, channel, values, line_rows, route_lines, timeline, checked, checked.holds, None, {},
+                   OrderStatus.PENDING)  # fmt: skip
     if draft.cancel:
         return draft
     holds, update = checked.holds, checked.update

@@ -1282,36 +1282,30 @@ class PushIntake:
         self._writer.close(timeout)
 
     def _store(self, batch: list[Waiting[_Push, TrackingResult]]) -> None:
+        # Should the transaction fail, GroupWriter gives its error to every push not yet refused.
         taken: list[Waiting[_Push, TrackingResult]] = []
-        try:
-            with self._uow(tenant_id=None) as uow:
-                rows: list[tuple[int, int, dict[str, Any], bytes]] = []
-                tenants: dict[str, Any] = {}  # code -> its row, or why it cannot take pushes
-                for w in sorted(batch, key=lambda w: w.item.tenant):  # a tenant's pushes together: one scope each
-                    push = w.item
-                    try:
-                        if push.tenant not in tenants:
-                            try:
-                                tenants[push.tenant] = _push_tenant(uow, push.tenant)
-                            except DomainError as e:
-                                tenants[push.tenant] = e
-                        if isinstance(tenant := tenants[push.tenant], DomainError):
-                            raise tenant
-                        row, _ = _push_carrier(uow, self._connections, push.carrier, push.headers, push.body)
-                    except DomainError as e:
-                        w.done.set_exception(e)
-                        continue
-                    rows.append((tenant.id, row.id, _kept_headers(push.headers), push.body))
-                    taken.append(w)
-                if rows:
-                    repo(uow).store_received(rows, uow.now)
-                    uow.commit()
-        except Exception as e:
-            log.exception("storing %d tracking pushes failed", len(taken))
-            for w in batch:
-                if not w.done.done():
+        with self._uow(tenant_id=None) as uow:
+            rows: list[tuple[int, int, dict[str, Any], bytes]] = []
+            tenants: dict[str, Any] = {}  # code -> its row, or why it cannot take pushes
+            for w in sorted(batch, key=lambda w: w.item.tenant):  # a tenant's pushes together: one scope each
+                push = w.item
+                try:
+                    if push.tenant not in tenants:
+                        try:
+                            tenants[push.tenant] = _push_tenant(uow, push.tenant)
+                        except DomainError as e:
+                            tenants[push.tenant] = e
+                    if isinstance(tenant := tenants[push.tenant], DomainError):
+                        raise tenant
+                    row, _ = _push_carrier(uow, self._connections, push.carrier, push.headers, push.body)
+                except DomainError as e:
                     w.done.set_exception(e)
-            return
+                    continue
+                rows.append((tenant.id, row.id, _kept_headers(push.headers), push.body))
+                taken.append(w)
+            if rows:
+                repo(uow).store_received(rows, uow.now)
+                uow.commit()
         for w in taken:
             w.done.set_result(TrackingResult(queued=True))
 

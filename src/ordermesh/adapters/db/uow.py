@@ -72,7 +72,8 @@ class UnitOfWork:
         self._events: list[tuple[int | None, Event]] = []
         self._audit: list[dict[str, Any]] = []
         self._now: datetime | None = None
-        self._holding: bool | str = False  # see one_transaction()
+        self._holding = False  # see one_transaction()
+        self._gathering = False  # ditto: audit rows and events wait too
         self._wake = False
 
     def __enter__(self) -> Self:
@@ -267,7 +268,7 @@ class UnitOfWork:
             self.conn.exec_driver_sql("PRAGMA query_only = OFF")
 
     def commit(self) -> None:
-        if self._holding == "gather":
+        if self._gathering:
             return  # audit rows and events too wait for the end of one_transaction()
         if self._audit or self._events:
             if self.dialect == "postgresql":
@@ -299,11 +300,11 @@ class UnitOfWork:
         if self._holding:
             yield
             return
-        self._holding = "gather" if gather else True
+        self._holding, self._gathering = True, gather
         try:
             yield
         finally:
-            self._holding = False
+            self._holding = self._gathering = False
         self.commit()
 
     def _write_audit_and_events(self) -> None:
