@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     tracking_poll_minutes: float = Field(
         30.0, description="How often the worker asks carriers without tracking webhooks for their shipments' scans"
     )
+    channel_inbox_seconds: float = Field(
+        1.0,
+        description="How often the worker processes queued channel webhooks, in batches "
+        "(when webhooks are not processed inline)",
+    )
     tracking_inbox_seconds: float = Field(
         1.0,
         description="How often the worker applies queued carrier tracking pushes, in batches "

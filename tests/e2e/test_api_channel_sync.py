@@ -130,6 +130,33 @@ def test_a_signed_webhook_becomes_one_order_and_a_tampered_one_is_kept_rejected(
     assert [i["topic"] for i in processed] == ["orders/create"]
 
 
+def test_queued_webhooks_are_stored_answered_and_made_orders_by_the_workers(api: Api, container: Container) -> None:
+    """ORDERMESH_WEBHOOKS_INLINE=false: the API stores a signed body and answers at once; the
+    workers' channel_inbox job makes the order; a tampered body is still refused and kept."""
+    from ordermesh.services import channel_sync as cs
+
+    stocked(api)
+    shop_channel(api)
+    body = fixture_bytes("shopify_orders_create.json")
+    queued = Container(container.settings.model_copy(update={"webhooks_inline": False}), container.engine,
+                       container.uow, container.clock)  # fmt: skip
+    with TestClient(create_app(container=queued), raise_server_exceptions=False) as channel:
+        url = f"/webhooks/{api.tenant.code}/shop"
+        first = channel.post(url, content=body, headers=webhook_headers())
+        assert first.status_code == 200, first.text
+        assert first.json()["duplicate"] is False and first.json()["processed"] is False
+        again = channel.post(url, content=body, headers=webhook_headers())
+        assert again.status_code == 200 and again.json()["duplicate"] is True
+        tampered = channel.post(url, content=body.replace(b"Priya", b"Pryia"), headers=webhook_headers())
+        assert tampered.status_code == 401 and tampered.headers["content-type"].startswith(PROBLEM)
+    assert order_ids(api) == []
+    assert [i["state"] for i in api.get("/api/v1/channels/inbox/items").json()] == ["rejected", "received"]
+    assert cs.drain_webhooks(cs.Sync(container.uow, container.connections, api.tenant.id)) == 1
+    assert order_ids(api) == [ORDER_ID]
+    [item] = api.get("/api/v1/channels/inbox/items?state=processed").json()
+    assert item["result"]["created"] == [ORDER_ID]
+
+
 def test_a_webhook_for_an_unknown_tenant_or_channel_is_not_found(api: Api) -> None:
     shop_channel(api)
     body = fixture_bytes("shopify_orders_create.json")

@@ -349,6 +349,12 @@ def test_worker_once_processes_pending_events(db_url: str, tenant: TenantCtx) ->
     assert result.stdout == "processed 0 event(s)\n"
 
 
+def test_worker_only_names_an_unknown_job_plainly(db_url: str) -> None:
+    result = om(db_url, "worker", "--only", "channel_inbx")
+    assert result.exit_code == 2
+    assert "no job named channel_inbx" in result.output and "channel_inbox" in result.output
+
+
 # --- demo -----------------------------------------------------------------------------------------
 
 

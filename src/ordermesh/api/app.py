@@ -28,7 +28,7 @@ from ordermesh.api.routers import (
     shipping,
     skus,
 )
-from ordermesh.bootstrap import Container, bootstrap
+from ordermesh.bootstrap import Container, bootstrap, settle_heap
 from ordermesh.config import Settings
 from ordermesh.domain.errors import SchemaBehind
 from ordermesh.services import channel_sync as channel_sync_service
@@ -62,12 +62,20 @@ def ensure_schema_current(container: Container) -> None:
 def _new_writers(app: FastAPI, c: Container) -> None:
     """The group-commit writers of the webhook endpoints (services.group_commit)."""
     app.state.push_intake = shipping_service.PushIntake(c.uow, c.connections)
-    app.state.webhook_intake = channel_sync_service.WebhookIntake(c.uow, c.connections)
+    app.state.webhook_intake = channel_sync_service.WebhookIntake(
+        c.uow, c.connections, queued=not c.settings.webhooks_inline
+    )
 
 
 def create_app(
-    settings: Settings | None = None, *, container: Container | None = None, run_worker: bool = False
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    run_worker: bool = False,
+    settle: bool = False,
 ) -> FastAPI:
+    """``settle``: a serving process's app (``ordermesh serve``), which moves what it loaded at
+    start out of the garbage collector's way once started (bootstrap.settle_heap)."""
     settings = settings or (container.settings if container else Settings())
     owns_container = container is None
     c = container or bootstrap(settings)
@@ -78,6 +86,8 @@ def create_app(
         _new_writers(app, c)  # this run's (the application may be started again: tests do)
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         routing_service.prepare()
+        if settle:
+            settle_heap()
         worker = start_in_thread(c) if run_worker else None
         try:
             yield
@@ -141,4 +151,4 @@ def app_factory() -> FastAPI:
     """For `uvicorn --factory ordermesh.api.app:app_factory` and multi-process serving."""
     import os
 
-    return create_app(run_worker=os.environ.get("ORDERMESH_RUN_WORKER", "") == "1")
+    return create_app(run_worker=os.environ.get("ORDERMESH_RUN_WORKER", "") == "1", settle=True)

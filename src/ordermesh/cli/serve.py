@@ -52,7 +52,9 @@ def serve(
         f"{workers} API process(es), worker {'elsewhere' if no_worker else 'in this process'})"
     )
     if workers == 1:
-        uvicorn.run(create_app(settings, run_worker=not no_worker), host=bind_host, port=bind_port, log_level=level)
+        uvicorn.run(
+            create_app(settings, run_worker=not no_worker, settle=True), host=bind_host, port=bind_port, log_level=level
+        )
         return
     # The API processes build their own settings from the environment: hand the effective database
     # URL down, and keep the worker out of them; it runs once, in this process.
@@ -81,16 +83,27 @@ def serve(
 
 def worker(
     once: bool = typer.Option(False, "--once", help="Process one batch of events, print how many, and exit."),
+    only: list[str] = typer.Option(
+        [],
+        "--only",
+        help="Run only this periodic job (repeat for several), and take no events: e.g. a worker "
+        "dedicated to queued webhooks, --only channel_inbox, beside workers that do the rest.",
+    ),
 ) -> None:
     """Run the outbox worker until SIGINT or SIGTERM: it delivers events and retries failures."""
+    from ordermesh.bootstrap import settle_heap
     from ordermesh.worker.main import Worker
 
     container = migrated_container()
-    runner = Worker(container)
+    try:
+        runner = Worker(container, only=only or None)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--only") from None
     if once:
         out().print(f"processed {runner.run_once()} event(s)")
         return
     _logging(container.settings.log_level)
+    settle_heap()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

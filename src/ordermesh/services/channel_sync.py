@@ -11,6 +11,7 @@ writers wait on: read, call, then write.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -321,10 +322,8 @@ def receive_webhook(
             uow.commit()
             raise Unauthorized(f"webhook signature check failed: {e}") from None
         topic, key = _topic(kept), _digest(body)
-        if not sync.inline:
+        if not sync.inline:  # the workers take it from here (drain_webhooks)
             item_id = repo(uow).store(record.id, "webhook", topic, key, kept, body, uow.now)
-            if item_id is not None:  # a worker takes it from here
-                uow.emit(events.Event("channel.inbox_received", {"item_id": item_id}))
             uow.commit()
             return Received(item_id, False)
         done = _receive_in_one(uow, record, connector, topic, key, headers, kept, body)
@@ -388,10 +387,11 @@ def _kept(headers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Read:
-    """A delivery checked and parsed with a channel record: its orders (None: refused or
-    unreadable) and its dedupe key."""
+    """A delivery checked (and, when processed inline, parsed) with a channel record: whether its
+    signature holds, its orders (None: refused, unreadable or not parsed) and its dedupe key."""
 
     record: ChannelRecord
+    verified: bool
     orders: list[ChannelOrder] | None
     key: str
 
@@ -435,11 +435,15 @@ class WebhookIntake:
     twice in a batch — is not handled here: those go the one-at-a-time way
     (:func:`receive_webhook`), as does every delivery of a batch whose transaction fails; an
     order the batch leaves (one the channel sent before …) is stored claimed and finished order by
-    order after the commit (:meth:`settle`)."""
+    order after the commit (:meth:`settle`).
+
+    ``queued`` (``ORDERMESH_WEBHOOKS_INLINE=false``): the writer only stores every signed body of
+    the batch for the workers (one statement), commits and answers; the workers process them in
+    batches of their own (:func:`drain_webhooks`). Bodies are not parsed on the request's side then."""
 
     def __init__(self, uow: UowFactory, connections: Connections, *, lease: timedelta = CLAIM_LEASE,
-                 max_batch: int = 64):  # fmt: skip
-        self._uow, self._connections, self._lease = uow, connections, lease
+                 max_batch: int = 64, queued: bool = False):  # fmt: skip
+        self._uow, self._connections, self._lease, self._queued = uow, connections, lease, queued
         self._writer: GroupWriter[Delivery, Intake] = GroupWriter("webhook intake", self.take, max_batch=max_batch)
         self._known: dict[tuple[str, str], tuple[ChannelRecord, ChannelConnector]] = {}
 
@@ -452,14 +456,18 @@ class WebhookIntake:
         read = self._read(known[0], known[1], headers, body) if known else None
         return self._writer.submit(Delivery(tenant, channel, headers, body, read))
 
-    @staticmethod
-    def _read(record: ChannelRecord, connector: ChannelConnector, headers: Mapping[str, str], body: bytes) -> Read:
+    def _read(
+        self, record: ChannelRecord, connector: ChannelConnector, headers: Mapping[str, str], body: bytes
+    ) -> Read:
         try:
             connector.verify_webhook(headers, body)
-            orders_in: list[ChannelOrder] | None = connector.parse_webhook(headers, body).orders
-        except Exception:
-            orders_in = None  # refused or unreadable: the one-at-a-time path keeps it with its reason
-        return Read(record, orders_in, _digest(body))
+        except Exception:  # refused: the one-at-a-time path keeps it with its reason
+            return Read(record, False, None, _digest(body))
+        orders_in: list[ChannelOrder] | None = None
+        if not self._queued:  # queued bodies are parsed by the worker that processes them
+            with contextlib.suppress(Exception):  # unreadable: the one-at-a-time path keeps it with its reason
+                orders_in = connector.parse_webhook(headers, body).orders
+        return Read(record, True, orders_in, _digest(body))
 
     def close(self, timeout: float = 10) -> None:
         self._writer.close(timeout)
@@ -495,8 +503,6 @@ class WebhookIntake:
                     w.done.set_result(None)
 
     def _take_channel(self, tenant_code: str, channel_code: str, waiting: list[Waiting[Delivery, Intake]]) -> None:
-        from ordermesh.services import orders
-
         with self._uow(tenant_id=None, actor=channel_actor(channel_code)) as uow:
             tenant = uow.tenants.by_code(tenant_code)
             if tenant is None:
@@ -507,29 +513,27 @@ class WebhookIntake:
                 return
             connector = self._connections.connector(record)
             self._known[(tenant_code, channel_code)] = (record, connector)
-            plain: dict[str, tuple[Waiting[Delivery, Intake], str | None, dict[str, str], ChannelOrder]] = {}
+            reads: dict[str, tuple[Waiting[Delivery, Intake], Read]] = {}
             for w in waiting:
                 d = w.item
                 read = d.read if d.read is not None and d.read.record is record else None
                 read = read or self._read(record, connector, d.headers, d.body)
-                if read.orders is None:
-                    continue
-                key = read.key
-                one = read.orders[0] if len(read.orders) == 1 else None
-                if one is not None and one.ready and one.status is not OrderStatus.CANCELLED and key not in plain:
-                    kept = _kept(d.headers)
+                if read.verified and read.key not in reads:  # (the same bytes twice: the second goes alone)
+                    reads[read.key] = (w, read)
+            if self._queued:
+                self._queue(uow, record, reads)
+                return
+            plain: dict[str, tuple[Waiting[Delivery, Intake], str | None, dict[str, str], ChannelOrder]] = {}
+            for key, (w, read) in reads.items():
+                if (one := _plain(read.orders)) is not None:
+                    kept = _kept(w.item.headers)
                     plain[key] = (w, _topic(kept), kept, one)
             if not plain:
                 return
             sync = Sync(self._uow, self._connections, tenant.id, self._lease)
             received_at = uow.now
             with uow.one_transaction(gather=True):
-                listings = repo(uow).listing_by_ids(
-                    record.id, [line.listing_id for _, _, _, o in plain.values() for line in o.lines]
-                )
-                done = orders.ingest_batch(
-                    uow, [(_payload(record, o, listings), _channel_data(o)) for _, _, _, o in plain.values()]
-                )
+                done = _ingest_together(uow, record, [o for _, _, _, o in plain.values()])
                 # The bodies go in last, each with what became of it: an order the batch did not
                 # take is stored claimed, for its request to apply. A delivery stored before (the
                 # same bytes) is left out by the insert, and must have changed nothing here.
@@ -539,9 +543,7 @@ class WebhookIntake:
                     if ingested is None:
                         bodies.append(StoredBody(topic, key, kept, w.item.body, "processing", {}))
                         continue
-                    result = _no_outcomes()
-                    result["created"].append(order.external_id)
-                    bodies.append(StoredBody(topic, key, kept, w.item.body, "processed", result))
+                    bodies.append(StoredBody(topic, key, kept, w.item.body, "processed", _created_result(order)))
                     taken.add(key)
                 stored = repo(uow).store_many(record.id, "webhook", bodies, uow.now)
                 if taken - stored.keys():
@@ -559,9 +561,48 @@ class WebhookIntake:
                                 {}, received_at, received_at)  # fmt: skip
                 w.done.set_result(Claimed(sync, item, record, connector))
 
+    @staticmethod
+    def _queue(
+        uow: UnitOfWork, record: ChannelRecord, reads: dict[str, tuple[Waiting[Delivery, Intake], Read]]
+    ) -> None:
+        """Queued webhooks: every signed body stored for the workers (one statement) and committed,
+        then each request answered; a body stored before is answered as a duplicate."""
+        if not reads:
+            return
+        bodies = []
+        for key, (w, _) in reads.items():
+            kept = _kept(w.item.headers)
+            bodies.append(StoredBody(_topic(kept), key, kept, w.item.body, "received", {}))
+        stored = repo(uow).store_many(record.id, "webhook", bodies, uow.now)
+        uow.commit()
+        for key, (w, _) in reads.items():
+            w.done.set_result(Received(stored.get(key), False))
+
 
 class _StoredBefore(Exception):
     """A delivery of the batch had been stored before, and not with its order."""
+
+
+def _plain(orders_in: list[ChannelOrder] | None) -> ChannelOrder | None:
+    """The one new order a delivery carries, when it is the plain case a batch takes (not several
+    orders, not a cancellation, not a notice without an address)."""
+    one = orders_in[0] if orders_in is not None and len(orders_in) == 1 else None
+    return one if one is not None and one.ready and one.status is not OrderStatus.CANCELLED else None
+
+
+def _ingest_together(uow: UnitOfWork, record: ChannelRecord, orders_in: list[ChannelOrder]) -> list[Any]:
+    """New orders of one channel through services.orders.ingest_batch, in the caller's transaction
+    (held with ``one_transaction(gather=True)``): what became of each, None for one it left."""
+    from ordermesh.services import orders
+
+    listings = repo(uow).listing_by_ids(record.id, [line.listing_id for o in orders_in for line in o.lines])
+    return orders.ingest_batch(uow, [(_payload(record, o, listings), _channel_data(o)) for o in orders_in])
+
+
+def _created_result(order: ChannelOrder) -> dict[str, list[str]]:
+    result = _no_outcomes()
+    result["created"].append(order.external_id)
+    return result
 
 
 def _no_outcomes() -> dict[str, list[str]]:
@@ -738,6 +779,74 @@ def sweep_inbox(sync: Sync) -> int:
     for item_id in waiting:
         process_item(sync, item_id)
     return len(waiting)
+
+
+def drain_webhooks(sync: Sync, *, batch: int = 100, most: int = 2000) -> int:
+    """Process queued webhook bodies (``ORDERMESH_WEBHOOKS_INLINE=false``), each channel's oldest
+    first, ``batch`` at a time. A batch is one transaction: its bodies are locked (bodies another
+    worker holds are skipped, should two drain at once), parsed, their new orders
+    ingested together (services.orders.ingest_batch, as the inline intake does) and marked
+    processed with what became of them; all of it commits together or not at all, so an order is
+    made once with its body marked, and a worker dying midway leaves the bodies waiting. Bodies
+    that are not one new order (several orders, a cancellation, an update of an order we have, a
+    body that does not parse …) are processed one at a time after the batch, as the one-at-a-time
+    path does (errors kept on the item); so is every body of a batch that fails as a whole. A
+    body some process left 'processing' past the lease (it died) is taken again too. It
+    goes on while batches come full, up to ``most`` bodies a call (the worker's events wait
+    meanwhile; the job is due again at once). Returns how many bodies it took."""
+    taken = 0
+    with sync.unit(write=False) as uow:
+        channel_ids = repo(uow).webhook_channels(uow.now - sync.lease)
+    for channel_id in channel_ids:
+        full = True
+        while full and taken < most:
+            with sync.unit(write=False) as uow:
+                record = uow.channel_by_id(channel_id)
+            if record is None:
+                break
+            with sync.unit(channel_actor(record.spec.code)) as uow:
+                items = repo(uow).take_webhooks(channel_id, batch, uow.now - sync.lease)
+                if not items:
+                    break
+                full = len(items) == batch
+                try:
+                    with uow.one_transaction(gather=True):
+                        alone = _apply_webhooks(sync, uow, record, items)
+                except Exception:
+                    log.exception("a batch of %d queued webhooks failed; processing them one at a time", len(items))
+                    uow.rollback()
+                    alone = [item.id for item in items]
+            for item_id in alone:
+                process_item(sync, item_id)
+            taken += len(items)
+    return taken
+
+
+def _apply_webhooks(sync: Sync, uow: UnitOfWork, record: ChannelRecord, items: list[InboxRow]) -> list[int]:
+    """A batch of one channel's queued bodies in the caller's transaction: the plain new orders
+    ingested together and their bodies marked processed; the ids of the bodies left to process
+    one at a time."""
+    connector = sync.connections.connector(record)
+    alone: list[int] = []
+    plain: list[tuple[InboxRow, ChannelOrder]] = []
+    for item in items:
+        try:
+            one = _plain(connector.parse_webhook(item.headers, item.body).orders)
+        except Exception:
+            one = None  # processed alone, which keeps the reason with the body
+        if one is None:
+            alone.append(item.id)
+        else:
+            plain.append((item, one))
+    done = _ingest_together(uow, record, [o for _, o in plain]) if plain else []
+    results = {}
+    for (item, order), ingested in zip(plain, done, strict=True):
+        if ingested is None:
+            alone.append(item.id)
+        else:
+            results[item.id] = _created_result(order)
+    repo(uow).finish_many(results, "processed", uow.now)
+    return sorted(alone)
 
 
 def inbox(uow: UnitOfWork, *, channel: str | None, state: str | None, limit: int = 50) -> list[InboxRow]:

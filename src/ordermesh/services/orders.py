@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,7 +31,7 @@ from ordermesh.domain.routing import RouteLine, RoutingDecision
 from ordermesh.domain.statuses import HoldReason, OrderStatus, PaymentMethod
 from ordermesh.services import routing as order_routing
 from ordermesh.services.common import require
-from ordermesh.services.inventory import reserve_many_in_transaction
+from ordermesh.services.inventory import StockLine, reserve_many_in_transaction
 
 DUPLICATE_WINDOW = timedelta(hours=24)
 # Holds the pipeline decides each time it runs; a person's "release" of one sticks (cleared_holds).
@@ -197,28 +198,54 @@ def ingest_batch(
     ids = uow.orders.insert_many([d.values for _, d in drafts])
     placed = [(i, ids[key], d) for i, d in drafts if (key := (d.channel.id, d.order_in.external_id)) in ids]
     # (An order missing from ``ids`` was inserted by another process meanwhile: left out.)
-    reserving = [(order_id, d, d.decision) for _, order_id, d in placed if d.allocated and d.decision is not None]
-    together = len(reserving) > 1 and reserve_many_in_transaction(
-        uow,
-        [
-            (f"order:{order_id}", order_routing.stock_lines(decision, d.route_lines))
-            for order_id, d, decision in reserving
-        ],
-    )
-    if len(reserving) > 1 and not together:
-        # One at a time, each locking its balances: all of them locked first, in the order every
-        # reservation locks them, so two batches never each hold a balance the other waits for.
-        uow.stock.lock_skus([r["sku_id"] for _, d, _ in reserving for r in d.line_rows if r["sku_id"]])
+    reserving = [
+        (order_id, order_routing.stock_lines(d.decision, d.route_lines), [r["sku_id"] for r in d.line_rows])
+        for _, order_id, d in placed
+        if d.allocated and d.decision is not None
+    ]
+    reserved = _reserve_together(uow, reserving)
     bodies: list[OrderBody] = []
     created: list[tuple[int, int, _Draft]] = []
     for i, order_id, draft in placed:
-        allocation_rows, entries = _carry_out(uow, draft, order_id, reserved=together)
+        allocation_rows, entries = _carry_out(uow, draft, order_id, reserved=order_id in reserved)
         bodies.append((order_id, draft.line_rows, allocation_rows, entries))
         created.append((i, order_id, draft))
     uow.orders.add_bodies(bodies, uow.now)
     for i, order_id, draft in created:
         out[i] = _created(uow, order_id, draft.channel, draft.order_in, draft.timeline)
     return out
+
+
+def _reserve_together(uow: UnitOfWork, reserving: list[tuple[int, list[StockLine], list[int | None]]]) -> set[int]:
+    """A batch's reservations (order id, its stock lines, its lines' SKU ids) in as few statements
+    as take them: each run of consecutive orders in which no two reserve at the same place is one
+    statement (reserve_many_in_transaction). With more than one statement to come, every balance
+    of the batch is locked first, in the order every reservation locks them, so two batches never
+    each hold a balance the other waits for. From the first run refused (one of its orders lacks
+    stock: nothing of it is written), the orders reserve one at a time, in order, as the one-order
+    path does (the balances locked first then too). The orders reserved here."""
+    if len(reserving) < 2:
+        return set()
+    runs: list[list[tuple[int, list[StockLine]]]] = [[]]
+    places: set[tuple[str, str]] = set()
+    for order_id, lines, _ in reserving:
+        mine = {(line.sku, line.location) for line in lines}
+        if places & mine:
+            runs.append([])
+            places = set()
+        runs[-1].append((order_id, lines))
+        places |= mine
+    locked = len(runs) > 1
+    if locked:
+        uow.stock.lock_skus([sku_id for _, _, sku_ids in reserving for sku_id in sku_ids if sku_id])
+    done: set[int] = set()
+    for run in runs:
+        if not reserve_many_in_transaction(uow, [(f"order:{order_id}", lines) for order_id, lines in run]):
+            if not locked:  # the rest go one at a time: locked first all the same
+                uow.stock.lock_skus([sku_id for _, _, sku_ids in reserving for sku_id in sku_ids if sku_id])
+            break
+        done.update(order_id for order_id, _ in run)
+    return done
 
 
 def _take(stock: dict[int, list[LocationStock]], facts: Mapping[str, SkuFact], draft: _Draft) -> None:
@@ -646,8 +673,14 @@ def _announce(
 _PIPELINE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.CONFIRMED, OrderStatus.ALLOCATED})
 
 
+@lru_cache(maxsize=256)
+def _risk_config(settings: str) -> RiskConfig:
+    """A tenant's risk settings as read (one parse per distinct settings, not one per order)."""
+    return RiskConfig.from_dict(json.loads(settings))
+
+
 def _assess(uow: UnitOfWork, row: Any, customer_is_new: bool, pincode_history: tuple[int, int] | None) -> Any:
-    config = RiskConfig.from_dict(uow.tenant_settings().get("risk") or {})
+    config = _risk_config(json.dumps(uow.tenant_settings().get("risk") or {}, sort_keys=True))
     history = (
         uow.orders.customer_history(row.customer_id, row.placed_at - timedelta(hours=config.phone_window_hours), row.id)
         if row.customer_id is not None and not customer_is_new

@@ -80,6 +80,14 @@ def _poll_tracking(container: Container, tenant_id: int) -> None:
             log.exception("tracking poll of carrier %s failed for tenant %s", code, tenant_id)
 
 
+def _drain_webhooks(container: Container, tenant_id: int) -> None:
+    """Process the tenant's queued channel webhooks, in batches."""
+    from ordermesh.services import channel_sync
+    from ordermesh.worker.handlers import sync_of
+
+    channel_sync.drain_webhooks(sync_of(container, tenant_id))
+
+
 def _drain_pushes(container: Container, tenant_id: int) -> None:
     """Apply the tenant's queued carrier tracking pushes, in batches."""
     from ordermesh.services import shipping
@@ -108,6 +116,12 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
             run_calling=_each_connected_channel("push"),
         ),
         Job("inventory_reconcile", timedelta(days=1), run_calling=_each_connected_channel("reconcile")),
+        Job(
+            "channel_inbox",
+            timedelta(seconds=settings.channel_inbox_seconds),
+            run_calling=_drain_webhooks,
+            local=True,
+        ),
         Job("tracking_poll", timedelta(minutes=settings.tracking_poll_minutes), run_calling=_poll_tracking),
         Job(
             "tracking_inbox",

@@ -9,6 +9,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ class Worker:
         handlers: dict[str, list[Handler]] | None = None,
         name: str | None = None,
         calling: dict[str, list[CallingHandler]] | None = None,
+        only: Sequence[str] | None = None,
     ):
         self.container = container
         self.handlers = EVENT_HANDLERS if handlers is None else handlers
@@ -43,6 +45,16 @@ class Worker:
         self.calling = calling if calling is not None else ({} if handlers is not None else CALLING_HANDLERS)
         # A worker given its own handlers (tests of the outbox machinery) runs no periodic jobs.
         self.jobs = jobs_for(container.settings) if handlers is None else ()
+        # ``only``: a worker that runs just these periodic jobs and takes no events (one dedicated
+        # to queued webhooks, say, beside workers that do the rest).
+        self.take_events = only is None
+        if only is not None:
+            unknown = sorted(set(only) - {job.name for job in self.jobs})
+            if unknown:
+                raise ValueError(
+                    f"no job named {', '.join(unknown)}; the jobs are {', '.join(j.name for j in self.jobs)}"
+                )
+            self.jobs = tuple(job for job in self.jobs if job.name in only)
         self._calling_busy = threading.Event()
         # When each job can next be due, as the job table said when this worker last asked: the
         # worker loops whenever events are committed, and asks the database only once it can be.
@@ -139,7 +151,7 @@ class Worker:
             while not stop.is_set():
                 try:
                     self.run_jobs(background=True)
-                    busy = self.run_once() > 0
+                    busy = self.take_events and self.run_once() > 0
                 except Exception:  # e.g. the database restarting; keep going after a pause
                     log.exception("worker loop error; retrying")
                     busy = False

@@ -236,3 +236,23 @@ def test_a_worker_asks_the_job_table_only_once_a_job_can_be_due(
     # a minute on, both are due again
     clock.advance(seconds=60)
     assert one.run_jobs() == [minute.name, second.name] and asked == [minute.name, second.name]
+
+
+def test_a_worker_told_to_run_only_some_jobs_runs_just_those_and_takes_no_events(
+    container: Container, tenant: TenantCtx
+) -> None:
+    """``ordermesh worker --only channel_inbox``: a worker for queued webhooks beside the others
+    leaves every event to them (it would otherwise claim events it has no handler for and mark
+    them done unheard)."""
+    ids = emit(tenant, "order.status_changed")
+    worker = Worker(container, only=["channel_inbox"])
+    assert [job.name for job in worker.jobs] == ["channel_inbox"]
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    stop.wait(0.5)
+    stop.set()
+    thread.join(10)
+    assert [r.status for r in status(tenant, ids)] == ["pending"]
+    with pytest.raises(ValueError, match="no job named channel_inbx"):
+        Worker(container, only=["channel_inbx"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,17 +127,35 @@ _PG_FINISH = (
 )
 
 
-# Bodies are bound as a binary bytea[] (%b): as text, every byte of every body was escaped.
+# Bodies are bound as a binary bytea[] (%b): as text, every byte of every body was escaped. Ids
+# are drawn in the order the bodies came (a queued batch is processed in that order); rows go in
+# in dedupe-key order, so two batches storing the same bodies never wait for each other crosswise.
 _PG_STORE_MANY = """
-INSERT INTO channel_inbox (tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error, attempts,
-                           result, received_at, processed_at)
-SELECT %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, b.state, NULL,
+INSERT INTO channel_inbox (id, tenant_id, channel_id, source, topic, dedupe_key, headers, body, state, error,
+                           attempts, result, received_at, processed_at)
+SELECT b.id, %(tenant)s, %(channel)s, %(source)s, b.topic, b.key, b.headers::json, b.body, b.state, NULL,
        CASE WHEN b.state = 'processed' THEN 1 ELSE 0 END, b.result::json, %(now)s,
        CASE WHEN b.state IN ('processing', 'processed') THEN %(now)s::timestamptz END
-FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)b::bytea[], %(states)s::text[],
-            %(results)s::text[]) WITH ORDINALITY AS b(topic, key, headers, body, state, result, n)
-ORDER BY b.n
+FROM (
+    SELECT nextval('channel_inbox_id_seq') AS id, g.*
+    FROM (
+        SELECT * FROM unnest(%(topics)s::text[], %(keys)s::text[], %(headers)s::text[], %(bodies)b::bytea[],
+                             %(states)s::text[], %(results)s::text[]) WITH ORDINALITY AS u(topic, key, headers, body,
+                                                                                          state, result, n)
+        ORDER BY u.n
+    ) g
+) b
+ORDER BY b.key
 ON CONFLICT (tenant_id, channel_id, dedupe_key) DO NOTHING RETURNING id, dedupe_key
+"""
+
+
+# Several items finished at once, each with its own result (a worker's batch of webhooks).
+_PG_FINISH_MANY = """
+UPDATE channel_inbox i SET state = %(state)s, error = NULL, attempts = i.attempts + 1, result = f.result::json,
+       processed_at = %(now)s
+FROM unnest(%(ids)s::bigint[], %(results)s::text[]) AS f(id, result)
+WHERE i.tenant_id = %(tenant)s AND i.id = f.id
 """
 
 
@@ -363,7 +381,7 @@ class ChannelSyncRepository:
                 if item_id is not None:
                     out[b.key] = item_id
             return out
-        ordered = sorted(bodies, key=lambda b: b.key)  # a fixed order: two batches never wait crosswise
+        ordered = list(bodies)
         rows = (
             driver(self.conn)
             .execute(
@@ -391,6 +409,49 @@ class ChannelSyncRepository:
             q = q.with_for_update()
         row = self.conn.execute(q).first()
         return _inbox(row) if row else None
+
+    def webhook_channels(self, stale_before: datetime) -> list[int]:
+        """The channels with webhook bodies waiting to be processed."""
+        q = select(INBOX.c.channel_id).distinct().where(*self._waiting_webhooks(stale_before))
+        return [int(r[0]) for r in self.conn.execute(q)]
+
+    def take_webhooks(self, channel_id: int, limit: int, stale_before: datetime) -> list[InboxRow]:
+        """A channel's oldest webhook bodies waiting to be processed (stored while webhooks are
+        queued for the workers, or left 'processing' past the lease by a process that died),
+        locked for this transaction; bodies another worker holds are skipped (PostgreSQL), so
+        several workers drain side by side."""
+        q = (
+            select(INBOX)
+            .where(*self._waiting_webhooks(stale_before), INBOX.c.channel_id == channel_id)
+            .order_by(INBOX.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_inbox(r) for r in self.conn.execute(q)]
+
+    def _waiting_webhooks(self, stale_before: datetime) -> tuple[Any, ...]:
+        return (
+            INBOX.c.tenant_id == self.tenant_id,
+            or_(
+                INBOX.c.state == "received",
+                and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before),
+            ),
+            INBOX.c.source == "webhook",
+        )
+
+    def finish_many(self, results: Mapping[int, dict[str, Any]], state: str, now: datetime) -> None:
+        """:meth:`finish` for several items at once, each with its own result and no error."""
+        if not results:
+            return
+        if self.dialect == "postgresql":  # a worker's batch: one statement, arrays bound (ADR 0007)
+            driver(self.conn).execute(
+                _PG_FINISH_MANY,
+                {"tenant": self.tenant_id, "state": state, "now": now, "ids": list(results),
+                 "results": [json.dumps(r) for r in results.values()]},
+            )  # fmt: skip
+            return
+        for item_id, result in results.items():
+            self.finish(item_id, state, None, result, now)
 
     def claim(self, item_id: int, now: datetime, stale_before: datetime) -> bool:
         """Take an item for processing; False when another process has it, or it is done. One

@@ -64,10 +64,10 @@ async def receive_webhook(request: Request) -> Response:
     if token := request.query_params.get("token"):
         headers.setdefault("x-ordermesh-webhook-token", token)
     sync = cs.Sync(container.uow, container.connections, 0, inline=container.settings.webhooks_inline)
-    got: cs.Intake = None
-    if sync.inline:  # handled with the deliveries that arrive beside it (WebhookIntake)
-        intake: cs.WebhookIntake = request.app.state.webhook_intake
-        got = await asyncio.wrap_future(intake.submit(tenant, channel, headers, body))
+    # Handled with the deliveries that arrive beside it (WebhookIntake): processed, or when
+    # webhooks are queued, stored for the workers.
+    intake: cs.WebhookIntake = request.app.state.webhook_intake
+    got = await asyncio.wrap_future(intake.submit(tenant, channel, headers, body))
     if not isinstance(got, cs.Received):
         got = await run_in_threadpool(cs.WebhookIntake.settle, got, sync, tenant, channel, headers, body)
     # Built here, not re-validated against the response model (which documents it): the hot path.
