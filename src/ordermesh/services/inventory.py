@@ -211,16 +211,14 @@ def reserve_in_transaction(uow: UnitOfWork, lines: Sequence[StockLine], *, refer
 
 def reserve_many_in_transaction(uow: UnitOfWork, requests: Sequence[tuple[str, Sequence[StockLine]]]) -> bool:
     """:func:`reserve_in_transaction` for several references in one statement, inside the caller's
-    transaction: True when all are reserved (each reference with its audit row and event, as one
-    at a time), False when nothing was written — two of them reserve at the same place (the
-    statement takes each balance once) or one lacks stock — and the caller reserves them one at a
+    transaction: True when all are reserved (each reference with its ledger rows, audit row and
+    event, as one at a time, in the order given: references reserving at one place take their
+    turns), False when nothing was written (one lacks stock) and the caller reserves them one at a
     time."""
     require(uow.actor, Permission.INVENTORY_RESERVE)
     changes = [
         c for reference, lines in requests for c in _expand(uow, lines, MovementKind.RESERVATION, reference, late=True)
     ]
-    if len({(c.sku, c.location_id) for c in changes}) != len(changes):
-        return False
     try:
         applied = _apply(uow, changes, create_rows=False, record=False)
     except (InsufficientStock, _Unresolved):
@@ -350,13 +348,19 @@ def _apply(
         raise _refusal(changes[0].kind, [_shortage(uow, c) for c in short or ordered[:1]])
     applied: list[Applied] = []
     resolved: dict[str, int] = {}
-    for c in ordered:
-        result = after_all[(c.sku, c.location_id)]
+    # Each change's balance after it: the balance after them all, less the changes of that balance
+    # that come after it (several reservations of one balance go in as their sum; in order).
+    later: dict[tuple[str, int], Balance] = {}
+    for c in reversed(ordered):
+        key = (c.sku, c.location_id)
+        result = after_all[key]
         if c.sku_id is None and result.sku_id is not None:
             resolved[c.sku] = result.sku_id
             c = replace(c, sku_id=result.sku_id)
-        after = result.balance
-        applied.append(Applied(c, after.plus(-c.delta), after, result.low_stock_threshold))
+        after = later.get(key, result.balance)
+        later[key] = after.plus(-c.delta)
+        applied.append(Applied(c, later[key], after, result.low_stock_threshold))
+    applied.reverse()
     if resolved:
         uow.skus.remember_plain(resolved)
     for a in applied:

@@ -217,35 +217,18 @@ def ingest_batch(
 
 
 def _reserve_together(uow: UnitOfWork, reserving: list[tuple[int, list[StockLine], list[int | None]]]) -> set[int]:
-    """A batch's reservations (order id, its stock lines, its lines' SKU ids) in as few statements
-    as take them: each run of consecutive orders in which no two reserve at the same place is one
-    statement (reserve_many_in_transaction). With more than one statement to come, every balance
-    of the batch is locked first, in the order every reservation locks them, so two batches never
-    each hold a balance the other waits for. From the first run refused (one of its orders lacks
-    stock: nothing of it is written), the orders reserve one at a time, in order, as the one-order
-    path does (the balances locked first then too). The orders reserved here."""
+    """A batch's reservations (order id, its stock lines, its lines' SKU ids) in one statement
+    (reserve_many_in_transaction), each order taking its turn where several reserve at one place.
+    Should that be refused (one of them lacks stock, as when another process took it meanwhile:
+    nothing is written), they reserve one at a time, in order, as the one-order path does, every
+    balance of the batch locked first, in the order every reservation locks them, so two batches
+    never each hold a balance the other waits for. The orders reserved here."""
     if len(reserving) < 2:
         return set()
-    runs: list[list[tuple[int, list[StockLine]]]] = [[]]
-    places: set[tuple[str, str]] = set()
-    for order_id, lines, _ in reserving:
-        mine = {(line.sku, line.location) for line in lines}
-        if places & mine:
-            runs.append([])
-            places = set()
-        runs[-1].append((order_id, lines))
-        places |= mine
-    locked = len(runs) > 1
-    if locked:
-        uow.stock.lock_skus([sku_id for _, _, sku_ids in reserving for sku_id in sku_ids if sku_id])
-    done: set[int] = set()
-    for run in runs:
-        if not reserve_many_in_transaction(uow, [(f"order:{order_id}", lines) for order_id, lines in run]):
-            if not locked:  # the rest go one at a time: locked first all the same
-                uow.stock.lock_skus([sku_id for _, _, sku_ids in reserving for sku_id in sku_ids if sku_id])
-            break
-        done.update(order_id for order_id, _ in run)
-    return done
+    if reserve_many_in_transaction(uow, [(f"order:{order_id}", lines) for order_id, lines, _ in reserving]):
+        return {order_id for order_id, _, _ in reserving}
+    uow.stock.lock_skus([sku_id for _, _, sku_ids in reserving for sku_id in sku_ids if sku_id])
+    return set()
 
 
 def _take(stock: dict[int, list[LocationStock]], facts: Mapping[str, SkuFact], draft: _Draft) -> None:

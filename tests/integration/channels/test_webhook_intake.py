@@ -401,12 +401,17 @@ def test_reservations_in_one_statement_are_all_or_nothing(tenant: TenantCtx) -> 
         assert not reserve_many_in_transaction(
             uow, [("order:1", [StockLine("A-1", "BLR", 2)]), ("order:2", [StockLine("B-1", "BLR", 4)])]
         )
-        # Two of them at the same place: not taken in one statement.
+        # Two at one place that together want more than there is, though each alone fits: nothing.
         assert not reserve_many_in_transaction(
-            uow, [("order:1", [StockLine("A-1", "BLR", 1)]), ("order:2", [StockLine("A-1", "BLR", 1)])]
+            uow, [("order:1", [StockLine("A-1", "BLR", 2)]), ("order:2", [StockLine("A-1", "BLR", 2)])]
         )
         assert reserve_many_in_transaction(
-            uow, [("order:1", [StockLine("A-1", "BLR", 3)]), ("order:2", [StockLine("B-1", "BLR", 1)])]
+            uow,
+            [
+                ("order:1", [StockLine("A-1", "BLR", 2)]),
+                ("order:2", [StockLine("B-1", "BLR", 1)]),
+                ("order:3", [StockLine("A-1", "BLR", 1)]),
+            ],
         )
         uow.commit()
     with tenant.uow(write=False) as uow:
@@ -428,4 +433,20 @@ def test_reservations_in_one_statement_are_all_or_nothing(tenant: TenantCtx) -> 
             )
         )
     assert balances == {"A-1": (3, 3), "B-1": (3, 1)}
-    assert moves == [("order:1", 3), ("order:2", 1)]
+    assert moves == [("order:1", 2), ("order:2", 1), ("order:3", 1)]
+
+
+def test_only_reservations_may_share_a_balance_in_one_statement(tenant: TenantCtx) -> None:
+    """Moves summed into one change of a balance are checked after the sum: sound only for moves
+    that only add to what is reserved, so any other kind sharing a balance is refused outright."""
+    from ordermesh.adapters.db.stock import GuardedMove
+    from ordermesh.domain.inventory import Delta, Guard
+
+    make_location(tenant, "BLR", "KA")
+    make_sku(tenant, "A-1", mrp="100.00")
+    receive(tenant, "A-1", "BLR", 3)
+    with tenant.uow() as uow:
+        loc = uow.locations.ids_for(["BLR"])["BLR"]
+        receipt = GuardedMove("A-1", None, loc, "receipt", 1, Delta(on_hand=1), Guard.NON_NEGATIVE, None, "r")
+        with pytest.raises(ValueError, match="only add to what is reserved"):
+            uow.stock.apply_all([receipt, receipt], uow.actor.ref, uow.now)

@@ -96,9 +96,9 @@ def test_queued_deliveries_drained_end_as_the_same_deliveries_one_at_a_time(
 
     monkeypatch.setattr(orders_service, "reserve_many_in_transaction", spy)
     assert cs.drain_webhooks(sync) == 6
-    # 7001 and 7002 both want speakers at BLR: two statements (7003 waits for stock; 7004 went
-    # alone, its buyer repeating), 7002 and 7007 together in the second.
-    assert together == [True, True]
+    # One statement for 7001, 7002 and 7007, though 7001 and 7002 both reserve speakers at BLR
+    # (7003 waits for stock; 7004 went alone, its buyer repeating).
+    assert together == [True]
     got, want = outcome(queued), outcome(alone)
     for part in want:
         if part != "stock audit":
@@ -218,11 +218,12 @@ def test_a_failing_drain_batch_goes_one_at_a_time_and_loses_nothing(
     assert {r[0]: (r[1], r[2]) for r in seen["balances"]}[KURTA] == (10, 3)
 
 
-def test_runs_of_orders_reserving_at_the_same_place_reserve_as_one_at_a_time(
+def test_orders_reserving_at_one_place_reserve_in_one_statement_as_one_at_a_time(
     container: Any, fake: FakeShopify, connections: list[Connections], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Orders of a batch wanting the same SKU at the same place reserve in consecutive runs, one
-    statement each, and end as one at a time: the same orders, lines, allocations and balances."""
+    """Orders of a batch wanting the same SKU at the same place reserve in one statement, each
+    taking its turn: the same orders, lines, allocations, ledger rows, balances and each order's
+    stock audit (the balance before and after its own reservation) as one at a time."""
     alone, queued = _mugs(container, fake)
     calls: list[int] = []
     real = orders_service.reserve_many_in_transaction
@@ -236,31 +237,30 @@ def test_runs_of_orders_reserving_at_the_same_place_reserve_as_one_at_a_time(
     sync = queued_sync(queued, connections)
     queue_in_one_batch(queued, sync, MUG_ORDERS)
     assert cs.drain_webhooks(sync) == 5
-    # 9801 meets 9800 on the mugs, 9802 meets 9801 on the kurtas, 9803 meets neither of its run;
-    # 9804 finds no mug left and waits.
-    assert calls == [1, 1, 2]
-    _same(outcome(queued), outcome(alone))
+    assert calls == [4]  # 9804 finds no mug left and waits
+    got, want = outcome(queued), outcome(alone)
+    _same(got, want)
+    assert got["stock audit"] == want["stock audit"]  # each order's own before and after
 
 
-def test_when_a_run_is_refused_it_and_the_rest_reserve_one_at_a_time(
+def test_when_the_statement_is_refused_the_orders_reserve_one_at_a_time(
     container: Any, fake: FakeShopify, connections: list[Connections], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A run refused (as when another process took the stock meanwhile: nothing of it written):
-    it and every run after it reserve order by order, in order, with the same outcome."""
+    """Refused (as when another process took the stock meanwhile: nothing written), the batch's
+    orders reserve order by order, in order, with the same outcome."""
     alone, queued = _mugs(container, fake)
     calls: list[int] = []
-    real = orders_service.reserve_many_in_transaction
 
-    def refusing_the_second(uow: Any, requests: Any) -> bool:
+    def refusing(uow: Any, requests: Any) -> bool:
         calls.append(len(requests))
-        return len(calls) != 2 and real(uow, requests)
+        return False
 
-    monkeypatch.setattr(orders_service, "reserve_many_in_transaction", refusing_the_second)
+    monkeypatch.setattr(orders_service, "reserve_many_in_transaction", refusing)
     one_at_a_time(alone, sync_of(alone, connections), MUG_ORDERS)
     sync = queued_sync(queued, connections)
     queue_in_one_batch(queued, sync, MUG_ORDERS)
     assert cs.drain_webhooks(sync) == 5
-    assert calls == [1, 1]  # the third run never tried as one: it went order by order
+    assert calls == [4]
     _same(outcome(queued), outcome(alone))
 
 

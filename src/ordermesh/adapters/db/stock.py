@@ -5,6 +5,7 @@ same statement, so no read-then-write race exists on SQLite or PostgreSQL."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,10 +67,15 @@ WITH want AS (
         sku text, sku_id bigint, location_id bigint, d_on_hand int, d_reserved int, d_quarantined int, guard int,
         kind text, quantity int, reason text, reference text, ord int)
 ),
+total AS (  -- the moves of one balance together (only reservations may share one: see apply_all)
+    SELECT sku_id, location_id, min(sku) AS sku, sum(d_on_hand) AS d_on_hand, sum(d_reserved) AS d_reserved,
+           sum(d_quarantined) AS d_quarantined, max(guard) AS guard
+    FROM want GROUP BY sku_id, location_id
+),
 locked AS (
     SELECT b.on_hand + w.d_on_hand AS on_hand, b.reserved + w.d_reserved AS reserved,
            b.quarantined + w.d_quarantined AS quarantined, b.safety_stock, w.guard
-    FROM stock_balances b JOIN want w ON b.sku_id = w.sku_id AND b.location_id = w.location_id
+    FROM stock_balances b JOIN total w ON b.sku_id = w.sku_id AND b.location_id = w.location_id
     WHERE b.tenant_id = %(tenant)s AND b.sku_id = ANY (ARRAY(SELECT sku_id FROM want))
     ORDER BY b.sku_id, b.location_id
     FOR UPDATE OF b
@@ -84,7 +90,7 @@ upd AS (
     UPDATE stock_balances b
     SET on_hand = b.on_hand + w.d_on_hand, reserved = b.reserved + w.d_reserved,
         quarantined = b.quarantined + w.d_quarantined, updated_at = %(now)s
-    FROM want w, verdict v
+    FROM total w, verdict v
     WHERE v.ok AND b.tenant_id = %(tenant)s AND b.sku_id = ANY (ARRAY(SELECT sku_id FROM want))
       AND b.sku_id = w.sku_id AND b.location_id = w.location_id
     RETURNING w.sku, b.location_id, b.on_hand, b.reserved, b.quarantined, b.safety_stock, b.low_stock_threshold,
@@ -203,9 +209,19 @@ class StockRepository:
         """Write every move's ledger row and balance change if every guard holds, else nothing.
 
         Returns the balances after, by (SKU code, location_id), or None when a guard failed or a
-        balance row is missing. Moves must name distinct (SKU, location) pairs."""
+        balance row is missing. Several moves may name one (SKU, location) only if each of them
+        only adds to what is reserved (reservations for several orders): they are applied as their
+        sum, and a guard that holds after the sum held after each of them (on hand stays, the
+        reserve only grows). Any other moves must name distinct pairs."""
         if not moves:
             return {}
+        pairs = {(m.sku_id, m.sku, m.location_id) for m in moves}
+        if len(pairs) != len(moves):
+            shared = Counter((m.sku_id, m.sku, m.location_id) for m in moves)
+            for m in moves:
+                d = m.delta
+                if shared[(m.sku_id, m.sku, m.location_id)] > 1 and (d.on_hand or d.quarantined or d.reserved < 0):
+                    raise ValueError(f"moves sharing {m.sku}@{m.location_id} must only add to what is reserved")
         if self.dialect == "postgresql":
             return self._apply_all_pg(moves, actor, now)
         return self._apply_all_sqlite(moves, actor, now)
@@ -238,7 +254,7 @@ class StockRepository:
                 ]
             ),
             "tenant": self.tenant_id,
-            "n": len(moves),
+            "n": len({(m.sku_id, m.sku, m.location_id) for m in moves}),
             "actor": actor,
             "now": now,
         }
