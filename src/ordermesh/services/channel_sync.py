@@ -781,7 +781,7 @@ def sweep_inbox(sync: Sync) -> int:
     return len(waiting)
 
 
-def drain_webhooks(sync: Sync, *, batch: int = 100, most: int = 2000) -> int:
+def drain_webhooks(sync: Sync, *, batch: int = 200, most: int = 2000) -> int:
     """Process queued webhook bodies (``ORDERMESH_WEBHOOKS_INLINE=false``), each channel's oldest
     first, ``batch`` at a time. A batch is one transaction: its bodies are locked (bodies another
     worker holds are skipped, should two drain at once), parsed, their new orders
