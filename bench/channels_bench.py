@@ -1,20 +1,23 @@
 """Channel sync benchmarks (PostgreSQL), beside the raw-SQL new-order baseline measured in the same run.
 
     .venv/bin/python bench/channels_bench.py [--seconds 5] [--only intake,latency,coalesce,oversell]
-        [--clients 1,8] [--workers 3] [--listings 1000] [--rate 5] [--push-intervals default,1,1:0.2]
-        [--latency-seconds S] [--coalesce-listings 10000] [--sim-orders 100000]
+        [--clients 1,8] [--workers 3] [--drainers 2] [--intake-modes inline,queued] [--listings 1000]
+        [--rate 5] [--push-intervals default,1,1:0.2] [--latency-seconds S] [--coalesce-listings 10000] [--sim-orders 100000]
 
 baseline  The raw-SQL new-order transaction of bench/orders_bench.py (3 lines over 10,000 SKUs), with the
           same client counts, in the same run: the yardstick for the intake figure. Beside it, the reference
           transaction of PERFORMANCE.md (order, 3 lines, 3 guarded reservations, outbox row), which did
           2,940/s with 8 clients where the targets were set: the target column also gives the absolute target
           scaled to this machine (target x reference here / 2,940).
-intake    ``ordermesh serve --workers 3 --no-worker`` on PostgreSQL; a Shopify channel whose base_url is a
-          FakeShopify in this process and whose webhook secret is the fixture's. Client processes (one
-          keep-alive connection each, http_bench.Loopback) POST signed ``orders/create`` bodies to
-          /webhooks/{tenant}/{channel}: the fixture order with its own id, phone, email and 3 lines over
-          the 10,000 SKUs of 1-3 units, signed with HMAC-SHA256 (base64) of the secret. Target: >= 500
-          orders/s.
+intake    On PostgreSQL, a Shopify channel whose base_url is a FakeShopify in this process and whose webhook
+          secret is the fixture's. Client processes (one keep-alive connection each, http_bench.Loopback)
+          POST signed ``orders/create`` bodies to /webhooks/{tenant}/{channel}: the fixture order with its
+          own id, phone, email and 3 lines over the 10,000 SKUs of 1-3 units, signed with HMAC-SHA256
+          (base64) of the secret. Two modes (--intake-modes): inline, ``ordermesh serve --workers 3
+          --no-worker`` making each order in its request; queued (ORDERMESH_WEBHOOKS_INLINE=false),
+          ``ordermesh serve --workers 1`` beside 2 ``ordermesh worker --only channel_inbox`` (--drainers,
+          taken from --workers), measured end to end: orders posted over the time until all are made.
+          Target: >= 500 orders/s.
 latency   A Shopify channel with N listings (--listings), ``ordermesh worker`` with its default settings,
           then with ORDERMESH_INVENTORY_PUSH_SECONDS=1, then also ORDERMESH_WORKER_POLL_SECONDS=0.2
           (--push-intervals PUSH[:POLL],...: the worker claims the stock event, which marks the listing due,
