@@ -798,12 +798,11 @@ def drain_webhooks(sync: Sync, *, batch: int = 200, most: int = 2000) -> int:
     with sync.unit(write=False) as uow:
         channel_ids = repo(uow).webhook_channels(uow.now - sync.lease)
     for channel_id in channel_ids:
-        full = True
+        with sync.unit(write=False) as uow:
+            record = uow.channel_by_id(channel_id)
+        full = record is not None
         while full and taken < most:
-            with sync.unit(write=False) as uow:
-                record = uow.channel_by_id(channel_id)
-            if record is None:
-                break
+            assert record is not None
             with sync.unit(channel_actor(record.spec.code)) as uow:
                 items = repo(uow).take_webhooks(channel_id, batch, uow.now - sync.lease)
                 if not items:

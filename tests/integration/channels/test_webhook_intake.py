@@ -90,10 +90,13 @@ def one_at_a_time(t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery]) -> li
     return answers
 
 
-def in_one_batch(t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery]) -> tuple[list[Any], list[Any]]:
-    """The deliveries as one batch of the intake, each then settled as the API settles it. Returns
-    what the batch answered and the final answers."""
-    intake = cs.WebhookIntake(t.container.uow, sync.connections)
+def in_one_batch(
+    t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery], *, queued: bool = False
+) -> tuple[list[Any], list[Any]]:
+    """The deliveries as one batch of the intake (``queued``: the intake that only stores them,
+    ORDERMESH_WEBHOOKS_INLINE=false), each then settled as the API settles it. Returns what the
+    batch answered and the final answers."""
+    intake = cs.WebhookIntake(t.container.uow, sync.connections, queued=queued)
     waiting: list[Waiting[cs.Delivery, cs.Intake]] = [
         Waiting(cs.Delivery(t.code, "shop", headers, body)) for headers, body in deliveries
     ]

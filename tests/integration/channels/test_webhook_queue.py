@@ -18,7 +18,6 @@ from ordermesh.adapters.channels.connections import Connections
 from ordermesh.domain.errors import Unauthorized
 from ordermesh.services import channel_sync as cs
 from ordermesh.services import orders as orders_service
-from ordermesh.services.group_commit import Waiting
 from tests.conftest import TenantCtx, new_tenant
 from tests.factories import make_sku, receive
 from tests.fakes.shopify import WEBHOOK_SECRET, FakeShopify, fixture_json, order_variant, webhook_headers
@@ -28,6 +27,7 @@ from tests.integration.channels.test_webhook_intake import (
     SPEAKER,
     Delivery,
     delivery,
+    in_one_batch,
     mixed_deliveries,
     one_at_a_time,
     outcome,
@@ -45,21 +45,7 @@ def queued_sync(t: TenantCtx, made: list[Connections]) -> cs.Sync:
 
 
 def queue_in_one_batch(t: TenantCtx, sync: cs.Sync, deliveries: list[Delivery]) -> tuple[list[Any], list[Any]]:
-    """The deliveries as one batch of a queued intake, each then settled as the API settles it.
-    Returns what the batch answered and the final answers."""
-    intake = cs.WebhookIntake(t.container.uow, sync.connections, queued=True)
-    waiting: list[Waiting[cs.Delivery, cs.Intake]] = [
-        Waiting(cs.Delivery(t.code, "shop", headers, body)) for headers, body in deliveries
-    ]
-    intake.take(waiting)
-    first = [w.done.result() for w in waiting]
-    answers: list[Any] = []
-    for got, (headers, body) in zip(first, deliveries, strict=True):
-        try:
-            answers.append(cs.WebhookIntake.settle(got, sync, t.code, "shop", headers, body))
-        except Unauthorized as e:
-            answers.append(e)
-    return first, answers
+    return in_one_batch(t, sync, deliveries, queued=True)
 
 
 def states(t: TenantCtx) -> list[str]:
