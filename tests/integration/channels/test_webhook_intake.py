@@ -269,13 +269,10 @@ def test_orders_racing_in_two_processes_batches_never_oversell_nor_repeat(
     assert promised == 12
 
 
-def test_a_failing_batch_leaves_every_delivery_to_the_one_at_a_time_path(
-    container: Any, fake: FakeShopify, connections: list[Connections], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    t = shop(new_tenant(container), fake)
-    sync = sync_of(t, connections)
+def failing_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every batch writes all it would, then its transaction fails; the sizes of the batches tried."""
     real = orders_service.ingest_batch
-    calls = []
+    calls: list[int] = []
 
     def failing(uow: Any, batch: Any) -> Any:
         calls.append(len(batch))
@@ -283,6 +280,15 @@ def test_a_failing_batch_leaves_every_delivery_to_the_one_at_a_time_path(
         raise RuntimeError("the database went away")  # … then the transaction fails
 
     monkeypatch.setattr(orders_service, "ingest_batch", failing)
+    return calls
+
+
+def test_a_failing_batch_leaves_every_delivery_to_the_one_at_a_time_path(
+    container: Any, fake: FakeShopify, connections: list[Connections], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = shop(new_tenant(container), fake)
+    sync = sync_of(t, connections)
+    calls = failing_batches(monkeypatch)
     deliveries = [delivery(9000 + n, f"+9198200{n:05d}", [(KURTA, 1)]) for n in range(3)]
     first, answers = in_one_batch(t, sync, deliveries)
     assert calls == [3]

@@ -27,6 +27,7 @@ from tests.integration.channels.test_webhook_intake import (
     SPEAKER,
     Delivery,
     delivery,
+    failing_batches,
     in_one_batch,
     mixed_deliveries,
     one_at_a_time,
@@ -187,15 +188,7 @@ def test_a_failing_drain_batch_goes_one_at_a_time_and_loses_nothing(
     t = shop(new_tenant(container), fake)
     sync = queued_sync(t, connections)
     queue_in_one_batch(t, sync, [delivery(9700 + n, f"+9198900{n:05d}", [(KURTA, 1)]) for n in range(3)])
-    real = orders_service.ingest_batch
-    calls = []
-
-    def failing(uow: Any, batch: Any) -> Any:
-        calls.append(len(batch))
-        real(uow, batch)  # everything written …
-        raise RuntimeError("the database went away")  # … then the transaction fails
-
-    monkeypatch.setattr(orders_service, "ingest_batch", failing)
+    calls = failing_batches(monkeypatch)
     assert cs.drain_webhooks(sync) == 3
     assert calls == [3]
     seen = outcome(t)
