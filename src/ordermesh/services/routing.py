@@ -226,7 +226,8 @@ def _candidates(
     component_ids = {cid for parts in components.values() for cid, _ in parts}
     wanted = set(plain.values()) | component_ids
     if known_stock is not None and not component_ids:
-        balances = {sku_id: rows for sku_id, rows in known_stock.items() if sku_id in wanted}
+        # (the batch's shared stock: look up this order's SKUs, never walk all of it per order)
+        balances = {sku_id: known_stock[sku_id] for sku_id in wanted if sku_id in known_stock}
     else:
         balances = uow.stock.by_location(list(wanted))
     stock: dict[str, dict[str, int]] = {}  # location -> sku code -> available
