@@ -800,9 +800,10 @@ def drain_webhooks(sync: Sync, *, batch: int = 200, most: int = 2000) -> int:
     for channel_id in channel_ids:
         with sync.unit(write=False) as uow:
             record = uow.channel_by_id(channel_id)
-        full = record is not None
+        if record is None:
+            continue
+        full = True
         while full and taken < most:
-            assert record is not None
             with sync.unit(channel_actor(record.spec.code)) as uow:
                 items = repo(uow).take_webhooks(channel_id, batch, uow.now - sync.lease)
                 if not items:

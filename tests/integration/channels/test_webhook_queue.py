@@ -32,8 +32,10 @@ from tests.integration.channels.test_webhook_intake import (
     mixed_deliveries,
     one_at_a_time,
     outcome,
+    same_outcome,
     shop,
     signed_with,
+    spy_reservations,
     sync_of,
 )
 
@@ -74,23 +76,12 @@ def test_queued_deliveries_drained_end_as_the_same_deliveries_one_at_a_time(
     assert states(queued) == ["received"] * 6 + ["rejected"]
     assert outcome(queued)["orders"] == []
 
-    together: list[bool] = []
-    real = orders_service.reserve_many_in_transaction
-
-    def spy(uow: Any, requests: Any) -> bool:
-        together.append(real(uow, requests))
-        return together[-1]
-
-    monkeypatch.setattr(orders_service, "reserve_many_in_transaction", spy)
+    _, together = spy_reservations(monkeypatch)
     assert cs.drain_webhooks(sync) == 6
     # One statement for 7001, 7002 and 7007, though 7001 and 7002 both reserve speakers at BLR
     # (7003 waits for stock; 7004 went alone, its buyer repeating).
     assert together == [True]
-    got, want = outcome(queued), outcome(alone)
-    for part in want:
-        if part != "stock audit":
-            assert got[part] == want[part], part
-    assert [a[:2] for a in got["stock audit"]] == [a[:2] for a in want["stock audit"]]
+    same_outcome(outcome(queued), outcome(alone))
     assert cs.drain_webhooks(sync) == 0
 
 
@@ -204,14 +195,7 @@ def test_orders_reserving_at_one_place_reserve_in_one_statement_as_one_at_a_time
     taking its turn: the same orders, lines, allocations, ledger rows, balances and each order's
     stock audit (the balance before and after its own reservation) as one at a time."""
     alone, queued = _mugs(container, fake)
-    calls: list[int] = []
-    real = orders_service.reserve_many_in_transaction
-
-    def spy(uow: Any, requests: Any) -> bool:
-        calls.append(len(requests))
-        return real(uow, requests)
-
-    monkeypatch.setattr(orders_service, "reserve_many_in_transaction", spy)
+    calls, _ = spy_reservations(monkeypatch)
     one_at_a_time(alone, sync_of(alone, connections), MUG_ORDERS)
     sync = queued_sync(queued, connections)
     queue_in_one_batch(queued, sync, MUG_ORDERS)
@@ -263,8 +247,5 @@ def _mugs(container: Any, fake: FakeShopify) -> list[TenantCtx]:
 
 
 def _same(got: dict[str, Any], want: dict[str, Any]) -> None:
-    for part in want:
-        if part != "stock audit":  # (what the balances were before each reservation may differ)
-            assert got[part] == want[part], part
-    assert [a[:2] for a in got["stock audit"]] == [a[:2] for a in want["stock audit"]]
+    same_outcome(got, want)
     assert {r[0]: r[1] for r in got["orders"]}["9804"] == "on_hold"

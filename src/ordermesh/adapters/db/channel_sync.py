@@ -159,6 +159,11 @@ WHERE i.tenant_id = %(tenant)s AND i.id = f.id
 """
 
 
+def _abandoned(stale_before: datetime) -> Any:
+    """Items left 'processing' past the lease: the process that claimed them died."""
+    return and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before)
+
+
 @dataclass(frozen=True)
 class StoredBody:
     """A body for :meth:`ChannelSyncRepository.store_many`, with the state and result it is kept with."""
@@ -434,7 +439,7 @@ class ChannelSyncRepository:
             INBOX.c.tenant_id == self.tenant_id,
             or_(
                 INBOX.c.state == "received",
-                and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before),
+                _abandoned(stale_before),
             ),
             INBOX.c.source == "webhook",
         )
@@ -463,7 +468,7 @@ class ChannelSyncRepository:
                 INBOX.c.id == item_id,
                 or_(
                     INBOX.c.state.in_(("received", "failed")),
-                    and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before),
+                    _abandoned(stale_before),
                 ),
             )
             .values(state="processing", processed_at=now)
@@ -499,7 +504,7 @@ class ChannelSyncRepository:
                 INBOX.c.tenant_id == self.tenant_id,
                 or_(
                     and_(INBOX.c.state == "received", INBOX.c.received_at < older_than),
-                    and_(INBOX.c.state == "processing", INBOX.c.processed_at < stale_before),
+                    _abandoned(stale_before),
                 ),
             )
             .order_by(INBOX.c.id)

@@ -215,19 +215,18 @@ class StockRepository:
         reserve only grows). Any other moves must name distinct pairs."""
         if not moves:
             return {}
-        pairs = {(m.sku_id, m.sku, m.location_id) for m in moves}
-        if len(pairs) != len(moves):
-            shared = Counter((m.sku_id, m.sku, m.location_id) for m in moves)
+        shared = Counter((m.sku_id, m.sku, m.location_id) for m in moves)
+        if len(shared) != len(moves):
             for m in moves:
                 d = m.delta
                 if shared[(m.sku_id, m.sku, m.location_id)] > 1 and (d.on_hand or d.quarantined or d.reserved < 0):
                     raise ValueError(f"moves sharing {m.sku}@{m.location_id} must only add to what is reserved")
         if self.dialect == "postgresql":
-            return self._apply_all_pg(moves, actor, now)
+            return self._apply_all_pg(moves, len(shared), actor, now)
         return self._apply_all_sqlite(moves, actor, now)
 
     def _apply_all_pg(
-        self, moves: Sequence[GuardedMove], actor: str, now: datetime
+        self, moves: Sequence[GuardedMove], balances: int, actor: str, now: datetime
     ) -> dict[tuple[str, int], BalanceAfter] | None:
         # The driver directly, on the unit of work's connection and transaction: this is the
         # reservation hot path, and SQLAlchemy's statement machinery would cost more CPU than the
@@ -254,7 +253,7 @@ class StockRepository:
                 ]
             ),
             "tenant": self.tenant_id,
-            "n": len({(m.sku_id, m.sku, m.location_id) for m in moves}),
+            "n": balances,  # the balances the moves change, each locked and checked once
             "actor": actor,
             "now": now,
         }
